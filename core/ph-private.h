@@ -33,7 +33,12 @@ typedef struct {
   char *tls_certificate;        /* [tls] certificate; NULL = no TLS */
   char *tls_key;                /* [tls] key */
   char *tls_priority;           /* [tls] priority (GnuTLS priority string) */
-  char *auth_allow_plaintext;   /* [auth] allow_plaintext: tls|always */
+  char *auth_allow_plaintext;   /* [auth] allow_plaintext: tls|always (default tls:
+                                 * plaintext mechanisms only over TLS or loopback) */
+  guint auth_failure_delay_ms;     /* [auth] failure_delay (first delay, default 500 ms) */
+  guint auth_failure_delay_max_ms; /* [auth] failure_delay_max (cap, default 15 s) */
+  guint auth_max_failures;         /* [auth] max_failures per connection before it is
+                                    * closed (default 5) */
   char *dbus_bus;               /* [dbus] bus: system|session|none */
   char *ports_file;             /* posthornd --ports-file (tests) */
 } PhSettings;
