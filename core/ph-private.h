@@ -43,8 +43,38 @@ typedef struct {
   char *ports_file;             /* posthornd --ports-file (tests) */
 } PhSettings;
 
-/* The daemon's settings; valid after ph_daemon_load(). */
+/* The daemon's settings; valid after ph_daemon_load() (before it, every
+ * field is 0 or NULL). */
 const PhSettings *ph_settings (void);
+
+/* Reads @config_file (relative paths in it resolve against its directory),
+ * checks [core], [tls], [auth] and [dbus] into ph_settings(), creates
+ * state_dir and rejects unknown groups (a group that is neither a core one
+ * nor an enabled plugin's name). Plugins are not loaded: their groups are
+ * read later through posthorn_config_*(). On failure @error
+ * (POSTHORN_ERROR_CONFIG) is the one line "FILE: [GROUP] KEY: PROBLEM". */
+gboolean ph_settings_load (const char *config_file, const char *ports_file, GError **error);
+/* Forgets the loaded configuration and settings. */
+void ph_settings_clear (void);
+
+/* Fails with "FILE: [GROUP] KEY: unknown key" for the first key of @group
+ * that no posthorn_config_*() getter read or declared. */
+gboolean ph_config_check_declared (const char *group, GError **error);
+
+/* Sets @error (POSTHORN_ERROR_CONFIG) to "FILE: [GROUP] KEY: PROBLEM", or
+ * "FILE: [GROUP]: PROBLEM" when @key is NULL. */
+void ph_config_set_error (GError **error, const char *group, const char *key,
+                          const char *format, ...) G_GNUC_PRINTF (4, 5);
+
+/* The value parsers behind the getters: pure, for table tests. A number is
+ * decimal digits, optionally followed (when @allow_size_suffix) by k, M or G
+ * (powers of 1024). A duration is a decimal number with an optional
+ * fraction and a unit ms, s, m, h or d (no unit: seconds), e.g. "500ms",
+ * "0.5s", "15m". A boolean is true|false|yes|no|on|off|1|0. */
+gboolean ph_config_parse_uint64 (const char *text, gboolean allow_size_suffix,
+                                 guint64 *out_value);
+gboolean ph_config_parse_duration_ms (const char *text, guint64 *out_ms);
+gboolean ph_config_parse_boolean (const char *text, gboolean *out_value);
 
 /* ---- the daemon (daemon.c) ---- */
 
@@ -60,6 +90,22 @@ int ph_daemon_run (void);
 void ph_daemon_unload (void);
 /* SIGHUP / D-Bus Reload(): TLS credentials and every plugin's reload. */
 gboolean ph_daemon_reload (GError **error);
+/* POSTHORN_SYSCONFDIR/posthorn/posthorn.conf: where posthornd looks without -c. */
+const char *ph_daemon_default_config_file (void);
+/* posthornd --log-level: overrides [core] log_level; call before
+ * ph_daemon_load(). NULL removes the override. */
+void ph_daemon_set_log_level (const char *level);
+
+/* log.c: installs the structured log writer (journald when stderr is the
+ * journal, else "LEVEL DOMAIN: message" lines on stderr) and sets the
+ * level: error|warning|info|debug. May be called again to change it. */
+void ph_log_setup (const char *level);
+/* TRUE for error, warning, info and debug. */
+gboolean ph_log_level_is_valid (const char *level);
+
+/* worker.c: waits for running and queued work items and frees the pool
+ * (the next posthorn_worker_run() creates a new one). */
+void ph_worker_shutdown (void);
 
 /* ---- networking (net/) ---- */
 
@@ -91,7 +137,30 @@ typedef struct _PhPluginInfo {
   const char *state;    /* "loaded", "running", "failed" */
 } PhPluginInfo;
 
-/* The loaded plugins in load order (array of PhPluginInfo, owned). */
+/* The loaded plugins in load order (array of PhPluginInfo; free the array
+ * with g_array_unref(), the strings belong to the loader). */
 GArray *ph_plugins_list (void);
+
+/* Loads every [core] plugins entry from the [core] plugin_dir folders,
+ * checks descriptors and dependencies, and calls each init in dependency
+ * order. On failure @error (POSTHORN_ERROR_PLUGIN, or the plugin's
+ * POSTHORN_ERROR_CONFIG error as is) is one line "plugin 'NAME': ...";
+ * plugins already initialised stay loaded until ph_plugins_unload(). */
+gboolean ph_plugins_load (GError **error);
+/* Calls every initialised plugin's shutdown in reverse order, then frees
+ * the data attached with posthorn_plugin_set_data(). */
+void ph_plugins_shutdown (void);
+/* Closes the modules and forgets every plugin (after ph_plugins_shutdown()
+ * and after whatever points into plugin code is gone). */
+void ph_plugins_unload (void);
+/* Calls every plugin's reload function in load order; on failures @error
+ * names each plugin that failed and why. */
+gboolean ph_plugins_reload (GError **error);
+/* The loaded plugin named @name, or NULL. */
+PosthornPlugin *ph_plugin_lookup (const char *name);
+
+/* Sets what posthorn_core_get_hostname() returns (the smtp plugin's
+ * [smtp] hostname); NULL goes back to the system host name. */
+void ph_core_set_hostname (const char *hostname);
 
 G_END_DECLS

@@ -1,0 +1,123 @@
+/* The worker pool: blocking work off the main loop thread.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "ph-private.h"
+
+typedef struct {
+  PosthornWorkerFunc func;
+  gpointer data;
+  GDestroyNotify data_free;
+  GDestroyNotify result_free;
+} WorkerItem;
+
+static GMutex pool_lock;
+static GThreadPool *pool;
+
+static void
+worker_item_free (WorkerItem *item)
+{
+  if (item->data_free != NULL)
+    item->data_free (item->data);
+  g_free (item);
+}
+
+/* On a pool thread: the task returns to its context (the caller's). */
+static void
+worker_pool_func (gpointer task_ptr, gpointer unused)
+{
+  g_autoptr(GTask) task = task_ptr;
+  WorkerItem *item = g_task_get_task_data (task);
+  GError *error = NULL;
+  gpointer result;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  result = item->func (item->data, g_task_get_cancellable (task), &error);
+  if (error != NULL)
+    {
+      if (result != NULL && item->result_free != NULL)
+        item->result_free (result);
+      g_task_return_error (task, error);
+    }
+  else
+    g_task_return_pointer (task, result, item->result_free);
+}
+
+static guint
+worker_pool_size (void)
+{
+  guint configured = ph_settings ()->worker_threads;
+
+  if (configured > 0)
+    return configured;
+  return MAX (4, 2 * g_get_num_processors ());
+}
+
+static GThreadPool *
+worker_pool_get (void)
+{
+  GThreadPool *result;
+
+  g_mutex_lock (&pool_lock);
+  if (pool == NULL)
+    {
+      GError *error = NULL;
+
+      pool = g_thread_pool_new (worker_pool_func, NULL, (gint) worker_pool_size (), FALSE, &error);
+      g_assert_no_error (error);
+    }
+  result = pool;
+  g_mutex_unlock (&pool_lock);
+  return result;
+}
+
+void
+posthorn_worker_run (PosthornWorkerFunc func, gpointer data, GDestroyNotify data_free,
+                     GDestroyNotify result_free, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  WorkerItem *item;
+  GError *error = NULL;
+
+  g_return_if_fail (func != NULL);
+
+  item = g_new0 (WorkerItem, 1);
+  item->func = func;
+  item->data = data;
+  item->data_free = data_free;
+  item->result_free = result_free;
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, posthorn_worker_run);
+  g_task_set_name (task, "posthorn_worker_run");
+  g_task_set_task_data (task, item, (GDestroyNotify) worker_item_free);
+
+  if (!g_thread_pool_push (worker_pool_get (), task, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+    }
+}
+
+gpointer
+posthorn_worker_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == posthorn_worker_run, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+ph_worker_shutdown (void)
+{
+  GThreadPool *old;
+
+  g_mutex_lock (&pool_lock);
+  old = g_steal_pointer (&pool);
+  g_mutex_unlock (&pool_lock);
+  if (old != NULL)
+    g_thread_pool_free (old, FALSE, TRUE);
+}

@@ -54,8 +54,12 @@ void posthorn_event_publish (PosthornEvent *event);
 
 typedef void (*PosthornEventFunc) (const PosthornEvent *event, gpointer user_data);
 
-/* Subscribes to @user's events, for one @mailbox or all of them (NULL).
- * Returns an id (> 0) for posthorn_event_unsubscribe(). */
+/* Subscribes to @user's events, for one @mailbox or all of them (NULL);
+ * a rename also reaches the subscribers of the old name. Returns an id
+ * (> 0) for posthorn_event_unsubscribe(). Subscribe and unsubscribe on the
+ * main loop thread; unsubscribing from inside a callback (any
+ * subscription's) is allowed: a removed subscription gets no further
+ * events and its @destroy runs once no callback uses it any more. */
 guint posthorn_event_subscribe (const char *user,
                                 const char *mailbox,
                                 PosthornEventFunc func,
