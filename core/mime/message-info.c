@@ -1,0 +1,580 @@
+/* PosthornMessageInfo: accessors, sections and the stored blob.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include "mime-private.h"
+
+#define INFO_BLOB_TAG "posthorn-message-info"
+#define INFO_BLOB_VERSION 1
+
+static void
+part_clear (gpointer p)
+{
+  PhMimePart *part = p;
+  g_free (part->number);
+  g_free (part->ctype);
+  g_free (part->csubtype);
+  g_free (part->charset);
+  g_free (part->cte);
+}
+
+PosthornMessageInfo *
+ph_mime_info_new (void)
+{
+  PosthornMessageInfo *info = g_new0 (PosthornMessageInfo, 1);
+  g_atomic_ref_count_init (&info->ref);
+  info->parts = g_array_new (FALSE, TRUE, sizeof (PhMimePart));
+  g_array_set_clear_func (info->parts, part_clear);
+  info->header_names = g_ptr_array_new_with_free_func (g_free);
+  info->header_values = g_ptr_array_new_with_free_func (g_free);
+  return info;
+}
+
+PosthornMessageInfo *
+posthorn_message_info_parse (PosthornMessage *msg, GError **error)
+{
+  g_autoptr(GBytes) bytes = posthorn_message_get_bytes (msg, error);
+  if (bytes == NULL)
+    return NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  return ph_mime_parse_buffer (data, size);
+}
+
+PosthornMessageInfo *
+posthorn_message_info_ref (PosthornMessageInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  g_atomic_ref_count_inc (&info->ref);
+  return info;
+}
+
+void
+posthorn_message_info_unref (PosthornMessageInfo *info)
+{
+  if (info == NULL || !g_atomic_ref_count_dec (&info->ref))
+    return;
+  g_free (info->envelope);
+  g_free (info->bodystructure);
+  g_free (info->body);
+  g_array_unref (info->parts);
+  g_free (info->subject);
+  g_free (info->from);
+  g_free (info->to);
+  g_free (info->cc);
+  g_free (info->bcc);
+  g_free (info->message_id);
+  g_free (info->in_reply_to);
+  g_free (info->references);
+  for (guint i = 0; i < 3; i++)
+    for (guint j = 0; j < 3; j++)
+      g_free (info->addr[i][j]);
+  g_ptr_array_unref (info->header_names);
+  g_ptr_array_unref (info->header_values);
+  g_free (info);
+}
+
+/* ---- sizes and strings ---- */
+
+guint64 posthorn_message_info_get_size (PosthornMessageInfo *info) { return info->size; }
+guint64 posthorn_message_info_get_header_size (PosthornMessageInfo *info) { return info->header_size; }
+guint64 posthorn_message_info_get_body_size (PosthornMessageInfo *info) { return info->size - info->header_size; }
+guint64 posthorn_message_info_get_lines (PosthornMessageInfo *info) { return info->lines; }
+guint64 posthorn_message_info_get_body_lines (PosthornMessageInfo *info) { return info->body_lines; }
+const char *posthorn_message_info_get_envelope (PosthornMessageInfo *info) { return info->envelope; }
+const char *posthorn_message_info_get_bodystructure (PosthornMessageInfo *info) { return info->bodystructure; }
+const char *posthorn_message_info_get_body (PosthornMessageInfo *info) { return info->body; }
+const char *posthorn_message_info_get_subject (PosthornMessageInfo *info) { return info->subject; }
+const char *posthorn_message_info_get_from (PosthornMessageInfo *info) { return info->from; }
+const char *posthorn_message_info_get_to (PosthornMessageInfo *info) { return info->to; }
+const char *posthorn_message_info_get_cc (PosthornMessageInfo *info) { return info->cc; }
+const char *posthorn_message_info_get_bcc (PosthornMessageInfo *info) { return info->bcc; }
+const char *posthorn_message_info_get_message_id (PosthornMessageInfo *info) { return info->message_id; }
+const char *posthorn_message_info_get_in_reply_to (PosthornMessageInfo *info) { return info->in_reply_to; }
+const char *posthorn_message_info_get_references (PosthornMessageInfo *info) { return info->references; }
+
+gboolean
+posthorn_message_info_get_first_address (PosthornMessageInfo *info, const char *field,
+                                         const char **display_name, const char **mailbox,
+                                         const char **domain)
+{
+  guint i;
+  if (g_ascii_strcasecmp (field, "from") == 0)
+    i = 0;
+  else if (g_ascii_strcasecmp (field, "to") == 0)
+    i = 1;
+  else if (g_ascii_strcasecmp (field, "cc") == 0)
+    i = 2;
+  else
+    return FALSE;
+  if (info->addr[i][1] == NULL)
+    return FALSE;
+  if (display_name != NULL)
+    *display_name = info->addr[i][0];
+  if (mailbox != NULL)
+    *mailbox = info->addr[i][1];
+  if (domain != NULL)
+    *domain = info->addr[i][2];
+  return TRUE;
+}
+
+gboolean
+posthorn_message_info_get_date (PosthornMessageInfo *info, gint64 *unix_time,
+                                int *tz_offset_minutes)
+{
+  if (!info->has_date)
+    return FALSE;
+  if (unix_time != NULL)
+    *unix_time = info->date;
+  if (tz_offset_minutes != NULL)
+    *tz_offset_minutes = info->tz_minutes;
+  return TRUE;
+}
+
+guint
+posthorn_message_info_get_n_headers (PosthornMessageInfo *info)
+{
+  return info->header_names->len;
+}
+
+gboolean
+posthorn_message_info_get_header (PosthornMessageInfo *info, guint index,
+                                  const char **name, const char **value)
+{
+  if (index >= info->header_names->len)
+    return FALSE;
+  if (name != NULL)
+    *name = g_ptr_array_index (info->header_names, index);
+  if (value != NULL)
+    *value = g_ptr_array_index (info->header_values, index);
+  return TRUE;
+}
+
+const char *
+posthorn_message_info_lookup_header (PosthornMessageInfo *info, const char *name)
+{
+  for (guint i = 0; i < info->header_names->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (info->header_names, i), name) == 0)
+      return g_ptr_array_index (info->header_values, i);
+  return NULL;
+}
+
+/* ---- parts ---- */
+
+guint
+posthorn_message_info_get_n_parts (PosthornMessageInfo *info)
+{
+  return info->parts->len;
+}
+
+gboolean
+posthorn_message_info_get_part (PosthornMessageInfo *info, guint index,
+                                const char **part_number, PosthornMessagePartType *type,
+                                gboolean *is_message, guint *depth,
+                                guint64 *header_offset, guint64 *body_offset,
+                                guint64 *body_end)
+{
+  if (index >= info->parts->len)
+    return FALSE;
+  PhMimePart *p = &g_array_index (info->parts, PhMimePart, index);
+  if (part_number != NULL)
+    *part_number = p->number;
+  if (type != NULL)
+    *type = (PosthornMessagePartType) p->type;
+  if (is_message != NULL)
+    *is_message = p->is_message;
+  if (depth != NULL)
+    *depth = p->depth;
+  if (header_offset != NULL)
+    *header_offset = p->header_start;
+  if (body_offset != NULL)
+    *body_offset = p->body_start;
+  if (body_end != NULL)
+    *body_end = p->body_end;
+  return TRUE;
+}
+
+gboolean
+posthorn_message_info_get_part_content_type (PosthornMessageInfo *info, guint index,
+                                             const char **type, const char **subtype,
+                                             const char **charset, const char **encoding)
+{
+  if (index >= info->parts->len)
+    return FALSE;
+  PhMimePart *p = &g_array_index (info->parts, PhMimePart, index);
+  if (type != NULL)
+    *type = p->ctype;
+  if (subtype != NULL)
+    *subtype = p->csubtype;
+  if (charset != NULL)
+    *charset = p->charset;
+  if (encoding != NULL)
+    *encoding = p->cte;
+  return TRUE;
+}
+
+/* ---- sections ---- */
+
+static PhMimePart *
+part_at (PosthornMessageInfo *info, gint index)
+{
+  return &g_array_index (info->parts, PhMimePart, index);
+}
+
+static gint
+nth_child (PosthornMessageInfo *info, gint parent, guint64 n)
+{
+  gint c = part_at (info, parent)->first_child;
+  for (guint64 i = 1; c >= 0 && i < n; i++)
+    c = part_at (info, c)->next_sibling;
+  return c;
+}
+
+gboolean
+ph_mime_info_resolve_section (PosthornMessageInfo *info, const char *section,
+                              guint *part_index, PhSectionKind *kind, GError **error)
+{
+  g_auto(GStrv) tokens = NULL;
+  gint cur = 0;
+  guint i = 0;
+
+  *part_index = 0;
+  if (section[0] == '\0') {
+    *kind = PH_SECTION_WHOLE;
+    return TRUE;
+  }
+  tokens = g_strsplit (section, ".", -1);
+  for (; tokens[i] != NULL && g_ascii_isdigit (tokens[i][0]); i++) {
+    guint64 n;
+    if (!g_ascii_string_to_unsigned (tokens[i], 10, 1, G_MAXUINT32, &n, NULL) ||
+        tokens[i][0] == '0') {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+                   "invalid section part number '%s'", tokens[i]);
+      return FALSE;
+    }
+    PhMimePart *p = part_at (info, cur);
+    gint container = cur;
+    if (p->type == POSTHORN_MESSAGE_PART_RFC822 && i > 0) {
+      container = p->first_child;
+    } else if (p->type != POSTHORN_MESSAGE_PART_MULTIPART && i > 0) {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND,
+                   "no part %s in this message", section);
+      return FALSE;
+    }
+    PhMimePart *c = part_at (info, container);
+    if (c->type == POSTHORN_MESSAGE_PART_MULTIPART) {
+      if (c->first_child < 0 && n == 1) {
+        /* Dovecot: part 1 of a multipart without parts is empty */
+        *part_index = (guint) container;
+        *kind = PH_SECTION_EMPTY;
+        return tokens[i + 1] == NULL ||
+               (tokens[i + 2] == NULL && g_ascii_strcasecmp (tokens[i + 1], "MIME") == 0)
+               ? TRUE
+               : (g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND,
+                               "no part %s in this message", section), FALSE);
+      }
+      cur = nth_child (info, container, n);
+    } else {
+      cur = n == 1 ? container : -1;
+    }
+    if (cur < 0) {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND,
+                   "no part %s in this message", section);
+      return FALSE;
+    }
+  }
+
+  *part_index = (guint) cur;
+  if (tokens[i] == NULL) {
+    *kind = PH_SECTION_BODY;
+    return TRUE;
+  }
+  if (tokens[i + 1] != NULL)
+    goto invalid;
+  if (g_ascii_strcasecmp (tokens[i], "MIME") == 0) {
+    if (i == 0)
+      goto invalid;
+    *kind = PH_SECTION_MIME;
+    return TRUE;
+  }
+  gboolean header = g_ascii_strcasecmp (tokens[i], "HEADER") == 0;
+  if (!header && g_ascii_strcasecmp (tokens[i], "TEXT") != 0)
+    goto invalid;
+  *kind = header ? PH_SECTION_HEADER : PH_SECTION_TEXT;
+  if (i == 0)
+    return TRUE;
+  PhMimePart *p = part_at (info, cur);
+  if (p->type != POSTHORN_MESSAGE_PART_RFC822 || p->first_child < 0) {
+    g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND,
+                 "part of %s is not a message/rfc822 part", section);
+    return FALSE;
+  }
+  *part_index = (guint) p->first_child;
+  return TRUE;
+
+invalid:
+  g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+               "invalid section '%s'", section);
+  return FALSE;
+}
+
+gboolean
+posthorn_message_info_get_section (PosthornMessageInfo *info, const char *section,
+                                   guint64 *offset, guint64 *length, GError **error)
+{
+  guint index;
+  PhSectionKind kind;
+  guint64 start = 0, end = 0;
+
+  if (!ph_mime_info_resolve_section (info, section, &index, &kind, error))
+    return FALSE;
+  PhMimePart *p = part_at (info, (gint) index);
+  switch (kind) {
+  case PH_SECTION_WHOLE:
+    start = 0;
+    end = info->size;
+    break;
+  case PH_SECTION_BODY:
+  case PH_SECTION_TEXT:
+    start = p->body_start;
+    end = p->body_end;
+    break;
+  case PH_SECTION_MIME:
+  case PH_SECTION_HEADER:
+    start = p->header_start;
+    end = p->body_start;
+    break;
+  case PH_SECTION_EMPTY:
+    start = end = p->body_end;
+    break;
+  }
+  if (offset != NULL)
+    *offset = start;
+  if (length != NULL)
+    *length = end - start;
+  return TRUE;
+}
+
+gboolean
+posthorn_message_info_get_binary_size (PosthornMessageInfo *info, const char *section,
+                                       guint64 *size, GError **error)
+{
+  guint index;
+  PhSectionKind kind;
+
+  if (!ph_mime_info_resolve_section (info, section, &index, &kind, error))
+    return FALSE;
+  PhMimePart *p = part_at (info, (gint) index);
+  if (kind == PH_SECTION_EMPTY) {
+    *size = 0;
+    return TRUE;
+  }
+  if (kind != PH_SECTION_BODY) {
+    g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+                 "BINARY takes a part number, not '%s'", section);
+    return FALSE;
+  }
+  if (!p->binary_ok) {
+    g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED,
+                 "Unknown Content-Transfer-Encoding.");
+    return FALSE;
+  }
+  *size = p->binary_size;
+  return TRUE;
+}
+
+/* ---- the stored blob ---- */
+
+static GVariant *
+bytestring (const char *s)
+{
+  return g_variant_new_bytestring (s != NULL ? s : "");
+}
+
+/* NULL-able strings: a maybe of a bytestring. */
+static GVariant *
+maybe_bytestring (const char *s)
+{
+  return g_variant_new_maybe (G_VARIANT_TYPE_BYTESTRING,
+                              s != NULL ? g_variant_new_bytestring (s) : NULL);
+}
+
+#define PART_TYPE "(ayybuiiittttayayayaybt)"
+#define PART_FMT "(^ayybuiiitttt^ay^ay^ay^aybt)"
+
+GBytes *
+posthorn_message_info_serialize (PosthornMessageInfo *info)
+{
+  GVariantBuilder dict, parts, headers;
+
+  g_variant_builder_init (&dict, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&dict, "{sv}", "size", g_variant_new_uint64 (info->size));
+  g_variant_builder_add (&dict, "{sv}", "header-size", g_variant_new_uint64 (info->header_size));
+  g_variant_builder_add (&dict, "{sv}", "lines", g_variant_new_uint64 (info->lines));
+  g_variant_builder_add (&dict, "{sv}", "body-lines", g_variant_new_uint64 (info->body_lines));
+  g_variant_builder_add (&dict, "{sv}", "envelope", bytestring (info->envelope));
+  g_variant_builder_add (&dict, "{sv}", "bodystructure", bytestring (info->bodystructure));
+  g_variant_builder_add (&dict, "{sv}", "body", bytestring (info->body));
+  const char *names[] = { "subject", "from", "to", "cc", "bcc", "message-id",
+                          "in-reply-to", "references" };
+  char *values[] = { info->subject, info->from, info->to, info->cc, info->bcc,
+                     info->message_id, info->in_reply_to, info->references };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_variant_builder_add (&dict, "{sv}", names[i], maybe_bytestring (values[i]));
+  const char *addr_names[] = { "addr-from", "addr-to", "addr-cc" };
+  for (guint i = 0; i < 3; i++)
+    g_variant_builder_add (&dict, "{sv}", addr_names[i],
+                           g_variant_new ("(@may@may@may)", maybe_bytestring (info->addr[i][0]),
+                                          maybe_bytestring (info->addr[i][1]),
+                                          maybe_bytestring (info->addr[i][2])));
+  if (info->has_date)
+    g_variant_builder_add (&dict, "{sv}", "date",
+                           g_variant_new ("(xi)", info->date, info->tz_minutes));
+
+  g_variant_builder_init (&parts, G_VARIANT_TYPE ("a" PART_TYPE));
+  for (guint i = 0; i < info->parts->len; i++) {
+    PhMimePart *p = &g_array_index (info->parts, PhMimePart, i);
+    g_variant_builder_add (&parts, PART_FMT, p->number, p->type, p->is_message,
+                           p->depth, p->parent, p->first_child, p->next_sibling,
+                           p->header_start, p->body_start, p->body_end, p->lines,
+                           p->ctype, p->csubtype, p->charset != NULL ? p->charset : "",
+                           p->cte, p->binary_ok, p->binary_size);
+  }
+  g_variant_builder_add (&dict, "{sv}", "parts", g_variant_builder_end (&parts));
+
+  g_variant_builder_init (&headers, G_VARIANT_TYPE ("a(ayay)"));
+  for (guint i = 0; i < info->header_names->len; i++)
+    g_variant_builder_add (&headers, "(^ay^ay)",
+                           (const char *) g_ptr_array_index (info->header_names, i),
+                           (const char *) g_ptr_array_index (info->header_values, i));
+  g_variant_builder_add (&dict, "{sv}", "headers", g_variant_builder_end (&headers));
+
+  GVariant *blob = g_variant_new ("(su@a{sv})", INFO_BLOB_TAG, (guint32) INFO_BLOB_VERSION,
+                                  g_variant_builder_end (&dict));
+  g_variant_ref_sink (blob);
+  GBytes *bytes = g_variant_get_data_as_bytes (blob);
+  g_variant_unref (blob);
+  return bytes;
+}
+
+static char *
+lookup_maybe (GVariantDict *d, const char *key)
+{
+  g_autoptr(GVariant) v = g_variant_dict_lookup_value (d, key, G_VARIANT_TYPE ("may"));
+  if (v == NULL)
+    return NULL;
+  g_autoptr(GVariant) inner = g_variant_get_maybe (v);
+  return inner != NULL ? g_variant_dup_bytestring (inner, NULL) : NULL;
+}
+
+static char *
+maybe_dup (GVariant *maybe)
+{
+  g_autoptr(GVariant) inner = g_variant_get_maybe (maybe);
+  return inner != NULL ? g_variant_dup_bytestring (inner, NULL) : NULL;
+}
+
+static gboolean
+lookup_bytestring (GVariantDict *d, const char *key, char **out)
+{
+  g_autoptr(GVariant) v = g_variant_dict_lookup_value (d, key, G_VARIANT_TYPE_BYTESTRING);
+  if (v == NULL)
+    return FALSE;
+  *out = g_variant_dup_bytestring (v, NULL);
+  return TRUE;
+}
+
+PosthornMessageInfo *
+posthorn_message_info_deserialize (GBytes *blob, GError **error)
+{
+  g_autoptr(GVariant) v = g_variant_new_from_bytes (G_VARIANT_TYPE ("(sua{sv})"), blob, FALSE);
+  g_autoptr(GVariant) normal = g_variant_get_normal_form (v);
+  const char *tag;
+  guint32 version;
+  g_autoptr(GVariant) dict_v = NULL;
+
+  g_variant_get (normal, "(&su@a{sv})", &tag, &version, &dict_v);
+  if (strcmp (tag, INFO_BLOB_TAG) != 0 || version != INFO_BLOB_VERSION) {
+    g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+                 "not a message info blob of version %d", INFO_BLOB_VERSION);
+    return NULL;
+  }
+
+  g_autoptr(PosthornMessageInfo) info = ph_mime_info_new ();
+  g_auto(GVariantDict) d;
+  g_variant_dict_init (&d, dict_v);
+  g_autoptr(GVariant) parts = g_variant_dict_lookup_value (&d, "parts", G_VARIANT_TYPE ("a" PART_TYPE));
+  g_autoptr(GVariant) headers = g_variant_dict_lookup_value (&d, "headers", G_VARIANT_TYPE ("a(ayay)"));
+
+  if (!g_variant_dict_lookup (&d, "size", "t", &info->size) ||
+      !g_variant_dict_lookup (&d, "header-size", "t", &info->header_size) ||
+      !g_variant_dict_lookup (&d, "lines", "t", &info->lines) ||
+      !g_variant_dict_lookup (&d, "body-lines", "t", &info->body_lines) ||
+      !lookup_bytestring (&d, "envelope", &info->envelope) ||
+      !lookup_bytestring (&d, "bodystructure", &info->bodystructure) ||
+      !lookup_bytestring (&d, "body", &info->body) ||
+      parts == NULL || headers == NULL || g_variant_n_children (parts) == 0 ||
+      info->header_size > info->size)
+    goto broken;
+
+  info->subject = lookup_maybe (&d, "subject");
+  info->from = lookup_maybe (&d, "from");
+  info->to = lookup_maybe (&d, "to");
+  info->cc = lookup_maybe (&d, "cc");
+  info->bcc = lookup_maybe (&d, "bcc");
+  info->message_id = lookup_maybe (&d, "message-id");
+  info->in_reply_to = lookup_maybe (&d, "in-reply-to");
+  info->references = lookup_maybe (&d, "references");
+  const char *addr_names[] = { "addr-from", "addr-to", "addr-cc" };
+  for (guint i = 0; i < 3; i++) {
+    g_autoptr(GVariant) a = g_variant_dict_lookup_value (&d, addr_names[i], G_VARIANT_TYPE ("(maymaymay)"));
+    if (a == NULL)
+      goto broken;
+    for (guint j = 0; j < 3; j++) {
+      g_autoptr(GVariant) m = g_variant_get_child_value (a, j);
+      info->addr[i][j] = maybe_dup (m);
+    }
+  }
+  info->has_date = g_variant_dict_lookup (&d, "date", "(xi)", &info->date, &info->tz_minutes);
+
+  gsize n = g_variant_n_children (parts);
+  for (gsize i = 0; i < n; i++) {
+    PhMimePart p = { 0 };
+    char *charset;
+    g_variant_get_child (parts, i, PART_FMT, &p.number, &p.type, &p.is_message,
+                         &p.depth, &p.parent, &p.first_child, &p.next_sibling,
+                         &p.header_start, &p.body_start, &p.body_end, &p.lines,
+                         &p.ctype, &p.csubtype, &charset, &p.cte, &p.binary_ok,
+                         &p.binary_size);
+    p.charset = charset[0] != '\0' ? g_strdup (charset) : NULL;
+    g_free (charset);
+    g_array_append_val (info->parts, p);
+  }
+  /* the links must stay inside the table and the offsets inside the message */
+  for (gsize i = 0; i < n; i++) {
+    PhMimePart *p = &g_array_index (info->parts, PhMimePart, i);
+    if (p->type > POSTHORN_MESSAGE_PART_RFC822 ||
+        p->parent >= (gint) n || p->first_child >= (gint) n || p->next_sibling >= (gint) n ||
+        (p->first_child >= 0 && p->first_child <= (gint) i) ||
+        (p->next_sibling >= 0 && p->next_sibling <= (gint) i) ||
+        p->header_start > p->body_start || p->body_start > p->body_end ||
+        p->body_end > info->size)
+      goto broken;
+  }
+
+  gsize nh = g_variant_n_children (headers);
+  for (gsize i = 0; i < nh; i++) {
+    char *name, *value;
+    g_variant_get_child (headers, i, "(^ay^ay)", &name, &value);
+    g_ptr_array_add (info->header_names, name);
+    g_ptr_array_add (info->header_values, value);
+  }
+  return g_steal_pointer (&info);
+
+broken:
+  g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+               "message info blob is damaged");
+  return NULL;
+}
