@@ -32,9 +32,6 @@ struct _PosthornMessageWriter {
   gboolean finished;
 };
 
-/* Weak, so the library links before the core implements it; NULL-checked. */
-#pragma weak posthorn_core_get_state_dir
-
 static PosthornMessage *
 message_alloc (void)
 {
@@ -365,8 +362,7 @@ ph_mime_write_all (int fd, const guint8 *data, gsize length, GError **error)
 static char *
 writer_default_tmp_dir (void)
 {
-  const char *state = posthorn_core_get_state_dir != NULL
-    ? posthorn_core_get_state_dir () : NULL;
+  const char *state = posthorn_core_get_state_dir ();
 
   if (state == NULL)
     return g_strdup (g_get_tmp_dir ());

@@ -468,6 +468,110 @@ test_summary (void)
   g_assert_cmpuint (n_exact + n_allowed, >, 0);
 }
 
+/* ---- SEARCH BODY / TEXT over the extracted text ---- */
+
+typedef struct {
+  char *command;
+  gboolean text;      /* TEXT, else BODY */
+  char *key;          /* UTF-8 */
+  char *expect;       /* "1 2 3" */
+} SearchCase;
+
+static GPtrArray *corpus_messages;   /* CorpusMessage*, UID order */
+static GPtrArray *search_body, *search_all;
+
+static void
+load_search_texts (void)
+{
+  if (search_body != NULL)
+    return;
+  search_body = g_ptr_array_new_with_free_func (g_free);
+  search_all = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < corpus_messages->len; i++) {
+    const CorpusMessage *cm = g_ptr_array_index (corpus_messages, i);
+    g_autofree char *contents = NULL;
+    gsize length;
+    g_assert_true (g_file_get_contents (cm->eml, &contents, &length, NULL));
+    g_autoptr(PosthornMessage) msg = posthorn_message_new_from_data (contents, length);
+    g_autoptr(PosthornMessageInfo) info = posthorn_message_info_parse (msg, NULL);
+    char *body = NULL, *all = NULL;
+    g_assert_true (posthorn_message_extract_search_text (msg, info, &body, &all, NULL));
+    g_ptr_array_add (search_body, g_utf8_casefold (body, -1));
+    g_ptr_array_add (search_all, g_utf8_casefold (all, -1));
+    g_free (body);
+    g_free (all);
+  }
+}
+
+static void
+test_search (gconstpointer data)
+{
+  const SearchCase *sc = data;
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autofree char *key = g_utf8_casefold (sc->key, -1);
+
+  load_search_texts ();
+  for (guint i = 0; i < corpus_messages->len; i++) {
+    const char *hay = g_ptr_array_index (sc->text ? search_all : search_body, i);
+    if (strstr (hay, key) != NULL)
+      g_string_append_printf (got, "%s%u", got->len ? " " : "", i + 1);
+  }
+  g_assert_cmpstr (got->str, ==, sc->expect);
+}
+
+/* The corpus's SEARCH BODY/TEXT commands with one search key. */
+static void
+add_search_tests (const char *expected)
+{
+  g_autofree char *path = g_build_filename (expected, "search.txt", NULL);
+  g_autofree char *contents = NULL;
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return;
+  g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
+  guint n = 0;
+  for (guint i = 0; lines[i] != NULL; i++) {
+    char *tab = strchr (lines[i], '\t');
+    if (tab == NULL || g_str_has_prefix (tab + 1, "ERROR"))
+      continue;
+    g_autofree char *command = g_strndup (lines[i], tab - lines[i]);
+    const char *p = command + strlen ("UID SEARCH ");
+    if (!g_str_has_prefix (command, "UID SEARCH "))
+      continue;
+    const char *charset = "UTF-8";
+    g_autofree char *cs = NULL;
+    if (g_str_has_prefix (p, "CHARSET ")) {
+      const char *sp = strchr (p + 8, ' ');
+      cs = g_strndup (p + 8, sp - p - 8);
+      charset = cs;
+      p = sp + 1;
+    }
+    gboolean text;
+    if (g_str_has_prefix (p, "BODY "))
+      text = FALSE;
+    else if (g_str_has_prefix (p, "TEXT "))
+      text = TRUE;
+    else
+      continue;
+    p += 5;
+    g_autofree char *raw = NULL;
+    if (p[0] == '"' && strchr (p + 1, '"') == p + strlen (p) - 1)
+      raw = g_strndup (p + 1, strlen (p) - 2);
+    else if (p[0] == '{' && strstr (p, "}\\r\\n") != NULL)
+      raw = g_strdup (strstr (p, "}\\r\\n") + 5);
+    else
+      continue;
+    SearchCase *sc = g_new0 (SearchCase, 1);
+    sc->command = g_strdup (command);
+    sc->text = text;
+    sc->key = g_convert (raw, -1, "UTF-8", charset, NULL, NULL, NULL);
+    sc->expect = g_strdup (tab + 1);
+    g_assert_nonnull (sc->key);
+    g_autofree char *test_path = g_strdup_printf ("/mime/corpus-search/%02u-%s", ++n,
+                                                  text ? "text" : "body");
+    g_test_add_data_func (test_path, sc, test_search);
+  }
+}
+
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -530,6 +634,8 @@ main (int argc, char **argv)
       g_test_add (path, Fixture, cm, fixture_set_up, items[k].func, fixture_tear_down);
     }
   }
+  corpus_messages = messages;
+  add_search_tests (expected);
   g_test_add_func ("/mime/corpus-summary/counts", test_summary);
   return g_test_run ();
 }
