@@ -860,13 +860,13 @@ settings_load_tls (GError **error)
       return FALSE;
     }
 
+  /* Unset: NULL, and the TLS layer uses its default. */
   if (!config_lookup_string ("tls", "priority", &settings.tls_priority, error))
     return FALSE;
-  if (settings.tls_priority == NULL || settings.tls_priority[0] == '\0')
-    {
-      g_free (settings.tls_priority);
-      settings.tls_priority = g_strdup ("NORMAL");
-    }
+  if (settings.tls_priority != NULL && settings.tls_priority[0] == '\0')
+    g_clear_pointer (&settings.tls_priority, g_free);
+  if (settings.tls_priority == NULL)
+    return ph_config_check_declared ("tls", error);
   rc = gnutls_priority_init (&priority, settings.tls_priority, &error_pos);
   if (rc != GNUTLS_E_SUCCESS)
     {

@@ -32,7 +32,8 @@ typedef struct {
   guint worker_threads;         /* [core] worker_threads (0 = automatic) */
   char *tls_certificate;        /* [tls] certificate; NULL = no TLS */
   char *tls_key;                /* [tls] key */
-  char *tls_priority;           /* [tls] priority (GnuTLS priority string) */
+  char *tls_priority;           /* [tls] priority (GnuTLS priority string, checked;
+                                 * NULL = the TLS layer's default) */
   char *auth_allow_plaintext;   /* [auth] allow_plaintext: tls|always (default tls:
                                  * plaintext mechanisms only over TLS or loopback) */
   guint auth_failure_delay_ms;     /* [auth] failure_delay (first delay, default 500 ms) */

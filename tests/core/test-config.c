@@ -209,7 +209,7 @@ test_settings_defaults (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (s->worker_threads, ==, 0);
   g_assert_null (s->tls_certificate);
   g_assert_null (s->tls_key);
-  g_assert_cmpstr (s->tls_priority, ==, "NORMAL");
+  g_assert_null (s->tls_priority);
   g_assert_cmpstr (s->auth_allow_plaintext, ==, "tls");
   g_assert_cmpuint (s->auth_failure_delay_ms, ==, 500);
   g_assert_cmpuint (s->auth_failure_delay_max_ms, ==, 15000);
