@@ -19,6 +19,9 @@ G_BEGIN_DECLS
  *
  *   /etc/posthorn/posthorn.conf: [smtp] max_message_size: 'ten' is not a number
  *
+ * A value may be followed by a comment: " # ..." (a '#' after a space or
+ * tab) ends it. Strings are unescaped like GKeyFile does (\s \n \t \r \\).
+ *
  * The getters are meant for init (and for reload); they are not thread-safe. */
 
 gboolean posthorn_config_get_string (PosthornPlugin *plugin,
@@ -51,7 +54,8 @@ gboolean posthorn_config_get_uint64 (PosthornPlugin *plugin,
                                      guint64 *out_value,
                                      GError **error);
 
-/* A duration in seconds: "90", "90s", "15m", "2h", "5d". */
+/* A duration in seconds: "90", "90s", "15m", "2h", "5d" (also "1.5m" or
+ * "2000ms" when the result is whole seconds). */
 gboolean posthorn_config_get_duration (PosthornPlugin *plugin,
                                        const char *key,
                                        guint64 default_seconds,
@@ -66,7 +70,8 @@ typedef enum {
 } PosthornPathCheck;
 
 /* An absolute path (relative ones are resolved against the config file's
- * directory), checked as @check says. */
+ * directory), checked as @check says. A key set to an empty value means
+ * "none": *@out_value is NULL and nothing is checked. */
 gboolean posthorn_config_get_path (PosthornPlugin *plugin,
                                    const char *key,
                                    const char *default_value,
