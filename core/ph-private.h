@@ -129,6 +129,56 @@ void ph_net_abort_all (void);
 /* Frees services and listeners (after plugins shut down). */
 void ph_net_teardown (void);
 
+/* One listener address as written in a listen key: "127.0.0.1:143",
+ * "[::1]:993", "*:25" (every IPv4 and IPv6 address) or "unix:/run/x.sock".
+ * ph_listen_address_parse() is a pure parser (no name lookups, no I/O);
+ * on failure it returns FALSE and sets @error_message to a short reason
+ * ("'143x' is not a port number"). */
+typedef enum {
+  PH_LISTEN_INET4,
+  PH_LISTEN_INET6,
+  PH_LISTEN_ANY,
+  PH_LISTEN_UNIX,
+} PhListenFamily;
+
+typedef struct {
+  PhListenFamily family;
+  char *address;  /* normalised: "127.0.0.1", "::1", "*" or the socket path */
+  guint16 port;   /* 0 for unix sockets (and ephemeral TCP ports) */
+} PhListenAddress;
+
+gboolean ph_listen_address_parse (const char *text,
+                                  PhListenAddress *out,
+                                  char **error_message);
+void ph_listen_address_clear (PhListenAddress *address);
+/* TRUE if both cannot be bound at once: the same address and port, or a
+ * wildcard ("*", "0.0.0.0", "::") and an address of its family on the same
+ * port, or the same unix path. Port 0 never conflicts. */
+gboolean ph_listen_address_conflicts (const PhListenAddress *a,
+                                      const PhListenAddress *b);
+/* "127.0.0.1:143", "[::1]:993", "*:25", "unix:/path" (free with g_free). */
+char *ph_listen_address_to_string (const PhListenAddress *address);
+
+/* For the D-Bus status interface.
+ *
+ * ph_net_counters(): every per-service counter, keys "SERVICE.COUNTER"
+ * ("imap4.connections", "pop3.logins_failed"), values guint64 * (owned by
+ * the net area, valid until ph_net_teardown(); do not modify). The core
+ * keeps "connections" (accepted), "connections_refused" (over a limit) and
+ * "tls_handshakes_failed"; plugins add theirs with
+ * posthorn_connection_count().
+ *
+ * ph_net_sessions(): a new array of the open sessions (a reference on each,
+ * released by the array's free function), in no particular order; connections
+ * still in their implicit-TLS handshake are not listed. Read them with the
+ * posthorn_connection_get_*() accessors plus the two below. */
+GHashTable *ph_net_counters (void);
+GPtrArray *ph_net_sessions (void);
+/* The word set with posthorn_connection_set_state() (initially "new"). */
+const char *ph_net_connection_get_state (PosthornConnection *conn);
+/* When the connection was accepted, in unix seconds. */
+gint64 ph_net_connection_get_start_time (PosthornConnection *conn);
+
 /* ---- plugins (plugin-loader.c) ---- */
 
 typedef struct _PhPluginInfo {

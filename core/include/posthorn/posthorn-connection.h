@@ -100,7 +100,9 @@ void posthorn_connection_read_bytes (PosthornConnection *conn, guint64 count);
 void posthorn_connection_pause_input (PosthornConnection *conn);
 void posthorn_connection_resume_input (PosthornConnection *conn);
 
-/* Seconds without input before the idle_timeout callback; 0 disables. */
+/* Seconds without input (or progress sending output) before the
+ * idle_timeout callback; 0 disables. After the callback the clock starts
+ * again, so a connection left open gets the callback once per period. */
 void posthorn_connection_set_idle_timeout (PosthornConnection *conn, guint seconds);
 
 /* ---- output ---- */

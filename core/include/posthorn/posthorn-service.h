@@ -57,4 +57,12 @@ void posthorn_service_set_defaults (PosthornService *service,
                                     gsize max_line_length,
                                     guint idle_timeout);
 
+/* The line written to a client refused because [core] max_connections or
+ * max_connections_per_ip is reached, before the core closes the socket,
+ * e.g. "* BYE Too many connections\r\n" or "421 4.7.0 Too many
+ * connections\r\n" (copied; the default is "Too many connections\r\n").
+ * Implicit-TLS listeners close refused connections without a word. */
+void posthorn_service_set_refusal_line (PosthornService *service,
+                                        const char *line);
+
 G_END_DECLS
