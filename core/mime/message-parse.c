@@ -1337,6 +1337,7 @@ add_part (Parser *ps, GPtrArray *extras, gint parent, guint depth, gboolean is_m
   part.parent = parent;
   part.first_child = -1;
   part.next_sibling = -1;
+  part.last_child = -1;
   part.depth = depth;
   part.is_message = is_message;
   part.header_start = header_start;
@@ -1346,14 +1347,11 @@ add_part (Parser *ps, GPtrArray *extras, gint parent, guint depth, gboolean is_m
   guint index = ps->parts->len - 1;
   if (parent >= 0) {
     PhMimePart *pp = &g_array_index (ps->parts, PhMimePart, parent);
-    if (pp->first_child < 0) {
+    if (pp->first_child < 0)
       pp->first_child = (gint) index;
-    } else {
-      gint c = pp->first_child;
-      while (g_array_index (ps->parts, PhMimePart, c).next_sibling >= 0)
-        c = g_array_index (ps->parts, PhMimePart, c).next_sibling;
-      g_array_index (ps->parts, PhMimePart, c).next_sibling = (gint) index;
-    }
+    else
+      g_array_index (ps->parts, PhMimePart, pp->last_child).next_sibling = (gint) index;
+    pp->last_child = (gint) index;
   }
   return index;
 }

@@ -420,19 +420,28 @@ gboolean
 posthorn_message_writer_write (PosthornMessageWriter *writer, const void *data,
                                gsize length, GError **error)
 {
+  const guint8 *p = data;
+
   g_return_val_if_fail (!writer->finished, FALSE);
 
-  guint before = writer->buf->len;
-  ph_mime_canonicalize_append (writer->buf, data, length, &writer->prev_cr);
-  writer->size += writer->buf->len - before;
+  /* in slices, so one huge write never builds a second copy in memory */
+  while (length > 0) {
+    gsize n = MIN (length, (gsize) WRITER_FILE_BUFFER);
+    guint before = writer->buf->len;
+    ph_mime_canonicalize_append (writer->buf, p, n, &writer->prev_cr);
+    writer->size += writer->buf->len - before;
+    p += n;
+    length -= n;
 
-  if (writer->fd < 0 && writer->buf->len > writer->memory_limit) {
-    writer->fd = writer_open_tmp (writer->tmp_dir, error);
-    if (writer->fd < 0)
+    if (writer->fd < 0 && writer->buf->len > writer->memory_limit) {
+      writer->fd = writer_open_tmp (writer->tmp_dir, error);
+      if (writer->fd < 0)
+        return FALSE;
+    }
+    if (writer->fd >= 0 && writer->buf->len >= WRITER_FILE_BUFFER &&
+        !writer_flush (writer, error))
       return FALSE;
   }
-  if (writer->fd >= 0 && writer->buf->len >= WRITER_FILE_BUFFER)
-    return writer_flush (writer, error);
   return TRUE;
 }
 

@@ -17,6 +17,7 @@ typedef struct {
   gint parent;              /* index, -1 for the root */
   gint first_child;         /* index, -1 if none */
   gint next_sibling;        /* index, -1 if none */
+  gint last_child;          /* index, -1 if none (parsing only; not stored) */
   guint64 header_start;
   guint64 body_start;
   guint64 body_end;

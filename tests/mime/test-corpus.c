@@ -478,6 +478,16 @@ typedef struct {
 } SearchCase;
 
 static GPtrArray *corpus_messages;   /* CorpusMessage*, UID order */
+
+static void
+search_case_free (gpointer data)
+{
+  SearchCase *sc = data;
+  g_free (sc->command);
+  g_free (sc->key);
+  g_free (sc->expect);
+  g_free (sc);
+}
 static GPtrArray *search_body, *search_all;
 
 static void
@@ -568,7 +578,7 @@ add_search_tests (const char *expected)
     g_assert_nonnull (sc->key);
     g_autofree char *test_path = g_strdup_printf ("/mime/corpus-search/%02u-%s", ++n,
                                                   text ? "text" : "body");
-    g_test_add_data_func (test_path, sc, test_search);
+    g_test_add_data_func_full (test_path, sc, test_search, search_case_free);
   }
 }
 

@@ -131,6 +131,30 @@ test_writer_spill (void)
   g_string_free (expect, TRUE);
 }
 
+static void
+test_writer_one_big_write (void)
+{
+  g_autoptr(GError) error = NULL;
+  gsize n = 3 * 1024 * 1024;
+  g_autofree char *input = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    input[i] = (i % 64 == 63) ? '\n' : 'a';
+  /* NULL: the default folder (the system one when no daemon is loaded) */
+  g_autoptr(PosthornMessageWriter) w = posthorn_message_writer_new (NULL, 0);
+  g_assert_true (posthorn_message_writer_write (w, input, n, &error));
+  g_assert_cmpuint (posthorn_message_writer_get_size (w), ==, n + n / 64);
+  g_autoptr(PosthornMessage) msg = posthorn_message_writer_finish (w, &error);
+  g_assert_no_error (error);
+  g_assert_true (posthorn_message_is_file_backed (msg));
+  g_assert_cmpuint (posthorn_message_get_size (msg), ==, n + n / 64);
+  char buf[70];
+  g_assert_cmpint (posthorn_message_read (msg, 65 * 1000, buf, 65, &error), ==, 65);
+  g_assert_cmpmem (buf + 63, 2, "\r\n", 2);
+  g_autoptr(PosthornMessageInfo) info = posthorn_message_info_parse (msg, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_message_info_get_lines (info), ==, n / 64);
+}
+
 /* ---- info blob ---- */
 
 static const char sample[] =
@@ -508,6 +532,7 @@ main (int argc, char **argv)
     g_test_add_data_func (path, &canon_cases[i], test_writer_canonical);
   }
   g_test_add_func ("/mime/writer/spill-to-file", test_writer_spill);
+  g_test_add_func ("/mime/writer/one-big-write", test_writer_one_big_write);
   g_test_add_func ("/mime/info/serialize-roundtrip", test_info_roundtrip);
   g_test_add_func ("/mime/info/deserialize-bad-blob", test_info_bad_blob);
   for (guint i = 0; i < G_N_ELEMENTS (fields_cases); i++) {
