@@ -27,6 +27,11 @@ PhAuthPolicy ph_auth_get_policy (void);
  * forgets every peer's and connection's failure count. */
 void ph_auth_set_policy_for_testing (const PhAuthPolicy *policy);
 
+/* Tests: a NULL connection then counts as TLS with this channel binding
+ * data (either may be NULL), so SCRAM-SHA-256-PLUS can be exercised
+ * without a socket. Both NULL: back to "TLS without channel binding". */
+void ph_auth_set_channel_binding_for_testing (GBytes *tls_exporter, GBytes *tls_unique);
+
 /* The process-wide GNU SASL context (created on first use). */
 Gsasl *ph_auth_gsasl (void);
 

@@ -42,6 +42,7 @@ struct _PosthornSaslSession {
 };
 
 static guint8 sasl_fake_salt_key[32];
+static GBytes *sasl_test_channel_binding[3];  /* by PosthornChannelBinding */
 
 static int sasl_callback (Gsasl *ctx, Gsasl_session *gsasl, Gsasl_property prop);
 
@@ -116,9 +117,12 @@ sasl_channel_binding_b64 (PosthornConnection *conn, PosthornChannelBinding type)
   gsize size;
   const guint8 *bytes;
 
-  if (conn == NULL || !posthorn_connection_is_tls (conn))
+  if (conn == NULL && sasl_test_channel_binding[type] != NULL)
+    data = g_bytes_ref (sasl_test_channel_binding[type]);
+  else if (conn == NULL || !posthorn_connection_is_tls (conn))
     return NULL;
-  data = posthorn_connection_get_channel_binding (conn, type, NULL);
+  else
+    data = posthorn_connection_get_channel_binding (conn, type, NULL);
   if (data == NULL)
     return NULL;
   bytes = g_bytes_get_data (data, &size);
@@ -137,6 +141,17 @@ sasl_channel_binding_available (PosthornConnection *conn)
     return TRUE;
   unique = sasl_channel_binding_b64 (conn, POSTHORN_CHANNEL_BINDING_TLS_UNIQUE);
   return unique != NULL;
+}
+
+void
+ph_auth_set_channel_binding_for_testing (GBytes *tls_exporter, GBytes *tls_unique)
+{
+  g_clear_pointer (&sasl_test_channel_binding[POSTHORN_CHANNEL_BINDING_TLS_EXPORTER], g_bytes_unref);
+  g_clear_pointer (&sasl_test_channel_binding[POSTHORN_CHANNEL_BINDING_TLS_UNIQUE], g_bytes_unref);
+  if (tls_exporter != NULL)
+    sasl_test_channel_binding[POSTHORN_CHANNEL_BINDING_TLS_EXPORTER] = g_bytes_ref (tls_exporter);
+  if (tls_unique != NULL)
+    sasl_test_channel_binding[POSTHORN_CHANNEL_BINDING_TLS_UNIQUE] = g_bytes_ref (tls_unique);
 }
 
 GStrv

@@ -93,6 +93,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   posthorn_auth_unregister_backend (FAKE_PLUGIN);
   ph_auth_set_policy_for_testing (NULL);
+  ph_auth_set_channel_binding_for_testing (NULL, NULL);
   gsasl_done (f->client);
 }
 
@@ -140,8 +141,9 @@ step_sync (PosthornSaslSession *session, const char *client_b64, Outcome *o)
 
 /* Runs a whole exchange with a gsasl client; returns the final outcome. */
 static void
-run_exchange (Fixture *f, const char *mechanism, const char *user, const char *password,
-              gboolean initial_response, Outcome *o)
+run_exchange_cb (Fixture *f, const char *mechanism, const char *user, const char *password,
+                 gboolean initial_response, const char *cb_exporter_b64,
+                 const char *cb_unique_b64, Outcome *o)
 {
   g_autoptr(GError) error = NULL;
   PosthornSaslSession *session = posthorn_sasl_session_new (NULL, "imap", mechanism, &error);
@@ -155,6 +157,10 @@ run_exchange (Fixture *f, const char *mechanism, const char *user, const char *p
   g_assert_cmpint (gsasl_client_start (f->client, client_mechanism, &client), ==, GSASL_OK);
   gsasl_property_set (client, GSASL_AUTHID, user);
   gsasl_property_set (client, GSASL_PASSWORD, password);
+  if (cb_exporter_b64 != NULL)
+    gsasl_property_set (client, GSASL_CB_TLS_EXPORTER, cb_exporter_b64);
+  if (cb_unique_b64 != NULL)
+    gsasl_property_set (client, GSASL_CB_TLS_UNIQUE, cb_unique_b64);
 
   if (initial_response)
     {
@@ -189,6 +195,13 @@ run_exchange (Fixture *f, const char *mechanism, const char *user, const char *p
   gsasl_finish (client);
   posthorn_sasl_session_free (&session);
   g_assert_null (session);
+}
+
+static void
+run_exchange (Fixture *f, const char *mechanism, const char *user, const char *password,
+              gboolean initial_response, Outcome *o)
+{
+  run_exchange_cb (f, mechanism, user, password, initial_response, NULL, NULL, o);
 }
 
 /* A PLAIN response: authzid NUL authcid NUL password, base64. */
@@ -742,6 +755,104 @@ test_throttle_does_not_block (Fixture *f, gconstpointer data)
   posthorn_sasl_session_free (&good);
 }
 
+/* ---- SCRAM-SHA-256-PLUS: channel binding injected for the NULL connection ---- */
+
+static const char cb_exporter[] = "exporter-keying-material-32-byte";
+static const char cb_unique[] = "finished-message-12";
+
+static void
+set_channel_binding (gboolean exporter, gboolean unique)
+{
+  g_autoptr(GBytes) e = g_bytes_new_static (cb_exporter, sizeof cb_exporter - 1);
+  g_autoptr(GBytes) u = g_bytes_new_static (cb_unique, sizeof cb_unique - 1);
+
+  ph_auth_set_channel_binding_for_testing (exporter ? e : NULL, unique ? u : NULL);
+}
+
+static void
+test_plus_listed (Fixture *f, gconstpointer data)
+{
+  g_auto(GStrv) mechanisms = NULL;
+  g_autofree char *joined = NULL;
+
+  set_channel_binding (TRUE, FALSE);
+  mechanisms = posthorn_auth_list_mechanisms (NULL);
+  joined = g_strjoinv (" ", mechanisms);
+  g_assert_cmpstr (joined, ==, "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN");
+}
+
+static void
+test_plus_exporter (Fixture *f, gconstpointer data)
+{
+  g_autofree char *exporter_b64 = g_base64_encode ((const guchar *) cb_exporter, sizeof cb_exporter - 1);
+  g_autofree char *other_b64 = g_base64_encode ((const guchar *) "another-tls-session-32-bytes!!!!", 32);
+  Outcome o = { 0 };
+
+  set_channel_binding (TRUE, TRUE);
+  run_exchange_cb (f, "SCRAM-SHA-256-PLUS", "scram@example.org", "pw-scram", TRUE,
+                   exporter_b64, NULL, &o);
+  g_assert_cmpint (o.status, ==, POSTHORN_SASL_SUCCESS);
+  outcome_clear (&o);
+
+  /* a man in the middle has another TLS session: the binding differs */
+  run_exchange_cb (f, "SCRAM-SHA-256-PLUS", "scram@example.org", "pw-scram", TRUE,
+                   other_b64, NULL, &o);
+  g_assert_cmpint (o.status, ==, POSTHORN_SASL_FAILURE);
+  g_assert_error (o.error, POSTHORN_ERROR, POSTHORN_ERROR_AUTH_FAILED);
+  outcome_clear (&o);
+}
+
+static void
+test_plus_unique (Fixture *f, gconstpointer data)
+{
+  g_autofree char *unique_b64 = g_base64_encode ((const guchar *) cb_unique, sizeof cb_unique - 1);
+  Outcome o = { 0 };
+
+  /* TLS 1.2 without an exporter: tls-unique */
+  set_channel_binding (FALSE, TRUE);
+  run_exchange_cb (f, "SCRAM-SHA-256-PLUS", "both@example.org", "pw-both", TRUE,
+                   NULL, unique_b64, &o);
+  g_assert_cmpint (o.status, ==, POSTHORN_SASL_SUCCESS);
+  outcome_clear (&o);
+}
+
+/* A client that can bind but was shown no -PLUS says so ("y"); the server
+ * did offer -PLUS, so someone removed it from the list: refuse. */
+static void
+test_plus_downgrade (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first_b64 = b64 ("y,,n=scram@example.org,r=fyko+d2lbbFgONRv9qkxdawL");
+  g_autoptr(GError) error = NULL;
+  PosthornSaslSession *session;
+  Outcome o = { 0 };
+
+  set_channel_binding (TRUE, FALSE);
+  session = posthorn_sasl_session_new (NULL, "imap", "SCRAM-SHA-256", &error);
+  step_sync (session, first_b64, &o);
+  g_assert_cmpint (o.status, ==, POSTHORN_SASL_FAILURE);
+  g_assert_error (o.error, POSTHORN_ERROR, POSTHORN_ERROR_AUTH_FAILED);
+  outcome_clear (&o);
+  posthorn_sasl_session_free (&session);
+
+  /* without channel binding on the server side "y" is fine */
+  set_channel_binding (FALSE, FALSE);
+  session = posthorn_sasl_session_new (NULL, "imap", "SCRAM-SHA-256", &error);
+  step_sync (session, first_b64, &o);
+  g_assert_cmpint (o.status, ==, POSTHORN_SASL_CONTINUE);
+  outcome_clear (&o);
+  posthorn_sasl_session_free (&session);
+}
+
+static void
+test_plus_needs_binding (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* no binding data (plain TCP, or the unit-test NULL connection) */
+  g_assert_null (posthorn_sasl_session_new (NULL, "imap", "SCRAM-SHA-256-PLUS", &error));
+  g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -762,6 +873,11 @@ main (int argc, char **argv)
   ADD ("/auth/sasl/scram-sha-256/end-to-end", test_scram, NULL);
   ADD ("/auth/sasl/scram-sha-256/rfc7677-vector", test_scram_rfc7677, NULL);
   ADD ("/auth/sasl/scram-sha-256/wrong-and-unknown", test_scram_wrong, NULL);
+  ADD ("/auth/sasl/scram-sha-256/downgrade-from-plus-refused", test_plus_downgrade, NULL);
+  ADD ("/auth/sasl/scram-sha-256-plus/listed-with-binding", test_plus_listed, NULL);
+  ADD ("/auth/sasl/scram-sha-256-plus/tls-exporter", test_plus_exporter, NULL);
+  ADD ("/auth/sasl/scram-sha-256-plus/tls-unique", test_plus_unique, NULL);
+  ADD ("/auth/sasl/scram-sha-256-plus/needs-binding", test_plus_needs_binding, NULL);
   ADD ("/auth/sasl/failure/same-text-unknown-user-wrong-password", test_same_error_text, NULL);
   ADD ("/auth/sasl/failure/malformed-base64", test_malformed_base64, NULL);
   ADD ("/auth/sasl/failure/over-long-response", test_too_long, NULL);
