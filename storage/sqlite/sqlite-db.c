@@ -1,0 +1,312 @@
+/* Connections, prepared statements and the versioned schema of the
+ * storage-sqlite plugin.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "sqlite-private.h"
+
+#include <string.h>
+
+/* Schema migrations: entry i brings a database from user_version i to
+ * i + 1, in one transaction. Only ever append. */
+static const char *const sqlite_store_migrations[] = {
+  /* 0 -> 1 */
+  "CREATE TABLE meta ("
+  "  key TEXT PRIMARY KEY,"
+  "  value INTEGER NOT NULL);"
+  "CREATE TABLE users ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  initialized INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE mailboxes ("
+  "  id INTEGER PRIMARY KEY,"
+  "  user_id INTEGER NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  special_use INTEGER NOT NULL DEFAULT 0,"
+  "  uidvalidity INTEGER NOT NULL,"
+  "  uidnext INTEGER NOT NULL DEFAULT 1,"
+  "  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+  "  first_recent_uid INTEGER NOT NULL DEFAULT 1,"
+  "  UNIQUE (user_id, name));"
+  "CREATE TABLE subscriptions ("
+  "  user_id INTEGER NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  PRIMARY KEY (user_id, name)) WITHOUT ROWID;"
+  "CREATE TABLE keywords ("
+  "  mailbox_id INTEGER NOT NULL,"
+  "  idx INTEGER NOT NULL,"
+  "  name TEXT NOT NULL COLLATE NOCASE,"
+  "  PRIMARY KEY (mailbox_id, idx),"
+  "  UNIQUE (mailbox_id, name)) WITHOUT ROWID;"
+  /* A message body, shared by every copy of it (refs counts them). */
+  "CREATE TABLE bodies ("
+  "  id INTEGER PRIMARY KEY,"
+  "  size INTEGER NOT NULL,"
+  "  refs INTEGER NOT NULL,"
+  "  info BLOB);"
+  /* Its bytes in chunks of SQLITE_STORE_CHUNK_SIZE; rowid is
+   * (body id << SQLITE_STORE_CHUNK_BITS) | chunk number. */
+  "CREATE TABLE chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  data BLOB NOT NULL);"
+  "CREATE TABLE messages ("
+  "  mailbox_id INTEGER NOT NULL,"
+  "  uid INTEGER NOT NULL,"
+  "  body_id INTEGER NOT NULL,"
+  "  flags INTEGER NOT NULL,"
+  "  keywords BLOB,"
+  "  modseq INTEGER NOT NULL,"
+  "  internal_date INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+  "CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);"
+  "CREATE TABLE expunged ("
+  "  mailbox_id INTEGER NOT NULL,"
+  "  uid INTEGER NOT NULL,"
+  "  modseq INTEGER NOT NULL,"
+  "  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+  /* SEARCH TEXT / BODY; rowid is the body id. */
+  "CREATE VIRTUAL TABLE search USING fts5 ("
+  "  all_text, body_text, tokenize = 'trigram');",
+};
+
+#define SQLITE_STORE_SCHEMA_VERSION ((int) G_N_ELEMENTS (sqlite_store_migrations))
+
+gboolean
+sqlite_store_set_error (SqliteConn *conn, int rc, GError **error)
+{
+  int code = POSTHORN_ERROR_FAILED;
+
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    code = POSTHORN_ERROR_TEMPORARY;
+  else if (rc == SQLITE_FULL)
+    code = POSTHORN_ERROR_OVER_QUOTA;
+  g_set_error (error, POSTHORN_ERROR, code, "database: %s",
+               conn != NULL ? sqlite3_errmsg (conn->db) : sqlite3_errstr (rc));
+  if (code == POSTHORN_ERROR_FAILED)
+    g_warning ("database error: %s", conn != NULL ? sqlite3_errmsg (conn->db) : sqlite3_errstr (rc));
+  return FALSE;
+}
+
+gboolean
+sqlite_store_exec (SqliteConn *conn, const char *sql, GError **error)
+{
+  int rc = sqlite3_exec (conn->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return sqlite_store_set_error (conn, rc, error);
+  return TRUE;
+}
+
+sqlite3_stmt *
+sqlite_store_stmt (SqliteConn *conn, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (conn->stmts, sql);
+  int rc;
+
+  if (stmt != NULL)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  rc = sqlite3_prepare_v3 (conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      sqlite_store_set_error (conn, rc, error);
+      return NULL;
+    }
+  g_hash_table_insert (conn->stmts, (gpointer) sql, stmt);
+  return stmt;
+}
+
+gboolean
+sqlite_store_step_done (SqliteConn *conn, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return sqlite_store_set_error (conn, rc, error);
+  return TRUE;
+}
+
+static void
+stmt_finalize (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+void
+sqlite_conn_free (SqliteConn *conn)
+{
+  if (conn == NULL)
+    return;
+  g_hash_table_unref (conn->stmts);
+  sqlite3_close_v2 (conn->db);
+  g_free (conn);
+}
+
+SqliteConn *
+sqlite_conn_open (const char *path, GError **error)
+{
+  SqliteConn *conn = g_new0 (SqliteConn, 1);
+  int rc;
+
+  conn->stmts = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                       stmt_finalize);
+  rc = sqlite3_open_v2 (path, &conn->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED, "%s: %s", path,
+                   conn->db != NULL ? sqlite3_errmsg (conn->db) : sqlite3_errstr (rc));
+      sqlite_conn_free (conn);
+      return NULL;
+    }
+  sqlite3_busy_timeout (conn->db, 30000);
+  /* WAL with synchronous=FULL: every commit fsyncs the WAL, so a committed
+   * append survives power loss (see README.md). */
+  if (!sqlite_store_exec (conn, "PRAGMA journal_mode = WAL;"
+                                "PRAGMA synchronous = FULL;"
+                                "PRAGMA foreign_keys = OFF;"
+                                "PRAGMA cache_size = -8192;", error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      sqlite_conn_free (conn);
+      return NULL;
+    }
+  return conn;
+}
+
+static int
+sqlite_store_user_version (SqliteConn *conn)
+{
+  sqlite3_stmt *stmt = NULL;
+  int version = -1;
+
+  if (sqlite3_prepare_v2 (conn->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  return version;
+}
+
+gboolean
+sqlite_store_migrate (SqliteConn *conn, const char *path, GError **error)
+{
+  int version = sqlite_store_user_version (conn);
+
+  if (version < 0)
+    return sqlite_store_set_error (conn, sqlite3_errcode (conn->db), error);
+  if (version > SQLITE_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED,
+                   "%s: schema version %d is newer than this plugin's (%d)", path, version,
+                   SQLITE_STORE_SCHEMA_VERSION);
+      return FALSE;
+    }
+  for (; version < SQLITE_STORE_SCHEMA_VERSION; version++)
+    {
+      g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %d;", version + 1);
+
+      if (!sqlite_store_exec (conn, "BEGIN IMMEDIATE", error))
+        return FALSE;
+      if (!sqlite_store_exec (conn, sqlite_store_migrations[version], error) ||
+          !sqlite_store_exec (conn, set_version, error) ||
+          !sqlite_store_exec (conn, "COMMIT", error))
+        {
+          sqlite3_exec (conn->db, "ROLLBACK", NULL, NULL, NULL);
+          g_prefix_error (error, "%s: migrating the schema to version %d: ", path, version + 1);
+          return FALSE;
+        }
+      g_message ("%s: schema migrated to version %d", path, version + 1);
+    }
+  return TRUE;
+}
+
+/* ---- the connection pool ---- */
+
+SqliteConn *
+sqlite_store_reader (SqliteStore *store, GError **error)
+{
+  SqliteConn *conn = NULL;
+
+  g_mutex_lock (&store->pool_lock);
+  if (store->idle->len > 0)
+    conn = g_ptr_array_steal_index_fast (store->idle, store->idle->len - 1);
+  g_mutex_unlock (&store->pool_lock);
+  if (conn == NULL)
+    conn = sqlite_conn_open (store->path, error);
+  return conn;
+}
+
+void
+sqlite_store_reader_release (SqliteStore *store, SqliteConn *conn)
+{
+  if (conn == NULL)
+    return;
+  if (!sqlite3_get_autocommit (conn->db))
+    sqlite3_exec (conn->db, "ROLLBACK", NULL, NULL, NULL);
+  g_mutex_lock (&store->pool_lock);
+  if (store->idle->len < 32)
+    {
+      g_ptr_array_add (store->idle, conn);
+      conn = NULL;
+    }
+  g_mutex_unlock (&store->pool_lock);
+  sqlite_conn_free (conn);
+}
+
+SqliteConn *
+sqlite_store_writer (SqliteStore *store, GError **error)
+{
+  g_mutex_lock (&store->write_lock);
+  if (!sqlite_store_exec (store->writer, "BEGIN IMMEDIATE", error))
+    {
+      g_mutex_unlock (&store->write_lock);
+      return NULL;
+    }
+  return store->writer;
+}
+
+gboolean
+sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **error)
+{
+  if (ok)
+    ok = sqlite_store_exec (store->writer, "COMMIT", error);
+  if (!ok && !sqlite3_get_autocommit (store->writer->db))
+    sqlite3_exec (store->writer->db, "ROLLBACK", NULL, NULL, NULL);
+  g_mutex_unlock (&store->write_lock);
+  return ok;
+}
+
+SqliteStore *
+sqlite_store_open (const char *path, GError **error)
+{
+  g_autoptr(SqliteStore) store = g_new0 (SqliteStore, 1);
+
+  store->path = g_strdup (path);
+  g_mutex_init (&store->write_lock);
+  g_mutex_init (&store->pool_lock);
+  store->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) sqlite_conn_free);
+  store->writer = sqlite_conn_open (path, error);
+  if (store->writer == NULL)
+    return NULL;
+  if (!sqlite_store_migrate (store->writer, path, error))
+    return NULL;
+  return g_steal_pointer (&store);
+}
+
+void
+sqlite_store_close (SqliteStore *store)
+{
+  if (store == NULL)
+    return;
+  g_clear_pointer (&store->idle, g_ptr_array_unref);
+  g_clear_pointer (&store->writer, sqlite_conn_free);
+  g_mutex_clear (&store->write_lock);
+  g_mutex_clear (&store->pool_lock);
+  g_free (store->path);
+  g_free (store);
+}
