@@ -512,6 +512,82 @@ test_output_slow_reader (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (ph_test_server_get_rss_kb (server), <, rss_before + 20 * 1024);
 }
 
+/* ---- closing ---- */
+
+static void
+test_close_abort_in_callback (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+  g_autoptr (PhTestClient) other = echo_connect (fixture->server, FALSE);
+  g_autofree char *line = NULL;
+
+  /* Lines pipelined after ABORT are never answered. */
+  ph_test_client_send (client, "ABORT\r\nECHO after\r\n", -1);
+  line = ph_test_client_read_line (client);
+  g_assert_null (line);
+  g_assert_true (ph_test_client_wait_closed (client, 3000));
+
+  ph_test_client_send (other, "ECHO unaffected\r\n", -1);
+  expect_line (other, "+OK unaffected");
+}
+
+static void
+test_close_client_half_close (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+
+  /* Lines before the client's FIN are answered, even while input is
+   * paused when it arrives; then the server closes. */
+  ph_test_client_send (client, "PAUSE 200\r\nECHO one\r\nECHO two\r\n", -1);
+  g_assert_cmpint (shutdown (ph_test_client_get_fd (client), SHUT_WR), ==, 0);
+  expect_line (client, "+OK paused 200");
+  expect_line (client, "+OK one");
+  expect_line (client, "+OK two");
+  g_assert_true (ph_test_client_wait_closed (client, 3000));
+}
+
+/* ---- memory ---- */
+
+static void
+check_memory_idle_sessions (Fixture *fixture, gboolean tls, guint count, guint64 max_kib_each)
+{
+  PhTestServer *server = fixture->server;
+  g_autoptr (GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) ph_test_client_free);
+  guint64 before;
+  guint64 after;
+
+  /* Warm up allocator pools with a few sessions first. */
+  for (guint i = 0; i < 10; i++)
+    g_ptr_array_add (clients, echo_connect (server, tls));
+  before = ph_test_server_get_rss_kb (server);
+  for (guint i = 0; i < count; i++)
+    g_ptr_array_add (clients, echo_connect (server, tls));
+  after = ph_test_server_get_rss_kb (server);
+  g_test_message ("%u idle %s sessions: VmRSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+                  " KiB (%.1f KiB each)", count, tls ? "TLS" : "plaintext", before, after,
+                  (double) (after - before) / count);
+  g_assert_cmpuint (after - before, <, count * max_kib_each);
+
+  /* They all still work. */
+  for (guint i = 0; i < clients->len; i += 50)
+    {
+      ph_test_client_send (g_ptr_array_index (clients, i), "ECHO alive\r\n", -1);
+      expect_line (g_ptr_array_index (clients, i), "+OK alive");
+    }
+}
+
+static void
+test_memory_idle_sessions (Fixture *fixture, gconstpointer data)
+{
+  check_memory_idle_sessions (fixture, FALSE, 400, 8);
+}
+
+static void
+test_memory_idle_sessions_tls (Fixture *fixture, gconstpointer data)
+{
+  check_memory_idle_sessions (fixture, TRUE, 100, 48);
+}
+
 /* ---- daemon signals ---- */
 
 static void
@@ -736,6 +812,10 @@ main (int argc, char **argv)
   ADD ("/net/limits/per-ip", "[core]\nmax_connections_per_ip=2\n", test_limits_per_ip);
   ADD ("/net/limits/total", "[core]\nmax_connections=3\nmax_connections_per_ip=100\n", test_limits_total);
   ADD ("/net/output/slow-reader", NULL, test_output_slow_reader);
+  ADD ("/net/close/abort-in-callback", NULL, test_close_abort_in_callback);
+  ADD ("/net/close/client-half-close", NULL, test_close_client_half_close);
+  ADD ("/net/memory/idle-sessions", "[core]\nmax_connections_per_ip=1000\n", test_memory_idle_sessions);
+  ADD ("/net/memory/idle-sessions-tls", "[core]\nmax_connections_per_ip=1000\n", test_memory_idle_sessions_tls);
   ADD ("/net/daemon/sigterm", NULL, test_daemon_sigterm);
   ADD ("/net/config/ports-file", NULL, test_config_ports_file);
   g_test_add_func ("/net/listen/ipv6", test_listen_ipv6);

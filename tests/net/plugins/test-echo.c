@@ -13,6 +13,7 @@
  *   LITERAL n      reads n bytes, then +OK got n bytes <fnv1a-32 hex>
  *   BIG n          +OK big n, n bytes ('a' + i % 26), then +OK done
  *   PAUSE ms       pauses input for ms, then +OK paused ms
+ *   ABORT          aborts the connection (nothing more is sent)
  *   QUIT           +OK bye, close
  * An over-long line gets -ERR line too long; with split_long a long line
  * is answered +OK long line N bytes. Idle timeout: -ERR idle timeout and
@@ -184,6 +185,13 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
       session->pause_ms = (guint) n;
       posthorn_connection_pause_input (conn);
       session->pause_source = g_timeout_add ((guint) n, echo_pause_done, session);
+    }
+  else if (strcmp (line, "ABORT") == 0)
+    {
+      /* Aborting drops queued output; later writes are dropped too. */
+      posthorn_connection_write_string (conn, "+OK aborting\r\n");
+      posthorn_connection_abort (conn);
+      posthorn_connection_write_string (conn, "+OK after abort\r\n");
     }
   else if (strcmp (line, "QUIT") == 0)
     {
