@@ -124,10 +124,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PosthornMessageWriter, posthorn_message_writer_fr
  * Parsing is robust against hostile input: it never fails on malformed
  * MIME (it does what Dovecot does: a missing close delimiter ends the part
  * at the end of its parent, a multipart without boundary or without parts
- * shows one empty text/plain part), nesting deeper than
- * POSTHORN_MESSAGE_MAX_DEPTH levels and parts beyond
- * POSTHORN_MESSAGE_MAX_PARTS are treated as opaque leaf content. Info
- * objects are immutable and thread-safe. */
+ * shows one empty text/plain part). A multipart or message/rfc822 nested
+ * deeper than POSTHORN_MESSAGE_MAX_DEPTH levels is not looked into (a
+ * multipart then shows the empty part, a message/rfc822 part shows as
+ * application/octet-stream), and after POSTHORN_MESSAGE_MAX_PARTS parts
+ * the rest of a multipart stays unsplit in its body. Info objects are
+ * immutable and thread-safe. */
 typedef struct _PosthornMessageInfo PosthornMessageInfo;
 
 #define POSTHORN_MESSAGE_MAX_DEPTH 64
@@ -211,7 +213,9 @@ typedef enum {
 guint posthorn_message_info_get_n_parts (PosthornMessageInfo *info);
 
 /* Part @index: its IMAP part number ("" for the top message, "1", "2.1";
- * an encapsulated message node has its message/rfc822 part's number),
+ * an encapsulated message node has the number N whose N.HEADER and N.TEXT
+ * it is: its message/rfc822 part's number, "1" under a top-level
+ * message/rfc822),
  * what it is, whether it is a message node (the top message or an
  * encapsulated one: its header is an RFC 5322 header), its nesting depth,
  * and the offsets of its header start, body start (after the blank line)
