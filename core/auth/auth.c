@@ -32,6 +32,7 @@ typedef struct {
 static GPtrArray *auth_backends;      /* PhAuthBackend*, loop thread */
 static GHashTable *auth_peers;        /* peer address → PeerEntry */
 static GHashTable *auth_connections;  /* PosthornConnection* → ConnEntry */
+static gint64 auth_last_prune_us;
 static gboolean auth_policy_overridden;
 static PhAuthPolicy auth_policy_override;
 
@@ -292,6 +293,9 @@ auth_prune (gint64 now)
   GHashTableIter iter;
   gpointer key, value;
 
+  if (now - auth_last_prune_us < G_USEC_PER_SEC)
+    return;
+  auth_last_prune_us = now;
   if (auth_connections != NULL)
     {
       g_hash_table_iter_init (&iter, auth_connections);
@@ -443,6 +447,7 @@ ph_auth_report_failure (PosthornConnection *conn,
 void
 ph_auth_report_success (PosthornConnection *conn)
 {
+  auth_prune (g_get_monotonic_time ());
   if (auth_peers != NULL)
     g_hash_table_remove (auth_peers, auth_peer_key (conn));
   if (conn != NULL)

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+/* posthornctl's and doveadm's default count, so unknown users look alike */
 #define SCRAM_FAKE_ITERATIONS 4096
 #define SCRAM_FAKE_SALT_SIZE 16
 

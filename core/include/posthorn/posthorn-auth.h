@@ -157,7 +157,11 @@ typedef void (*PosthornSaslStepFunc) (PosthornSaslSession *session,
                                       const GError *error,
                                       gpointer user_data);
 
-/* The longest client response accepted, in base64 characters. */
+/* The longest client response accepted, in base64 characters; longer
+ * ones fail with POSTHORN_ERROR_INVALID. Protocols should let AUTH lines
+ * this long through their line limit (posthorn_connection_set_line_mode())
+ * while an exchange runs, so that the client gets this answer rather than
+ * "line too long". */
 #define POSTHORN_SASL_MAX_RESPONSE (64 * 1024)
 
 /* Starts the server side of @mechanism (case-insensitive, e.g.
