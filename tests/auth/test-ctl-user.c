@@ -8,8 +8,11 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <pty.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char initial[] =
   "# Users of example.org\n"
@@ -296,6 +299,63 @@ test_config_and_mode (Fixture *f, gconstpointer data)
   g_assert_cmpint (st.st_mode & 07777, ==, 0640);
 }
 
+/* Reads from the pty until @expected has appeared (or 5 s passed); returns
+ * everything read. */
+static char *
+pty_read_until (int fd, const char *expected, GString *seen)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (strstr (seen->str, expected) == NULL && g_get_monotonic_time () < deadline)
+    {
+      char buf[256];
+      GPollFD pfd = { fd, G_IO_IN, 0 };
+      ssize_t n;
+
+      if (g_poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_string_append_len (seen, buf, n);
+    }
+  return strstr (seen->str, expected);
+}
+
+/* Without --stdin the password comes from the terminal, asked twice,
+ * never echoed. */
+static void
+test_terminal (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) seen = g_string_new (NULL);
+  g_autoptr(PfTable) table = NULL;
+  const char *ctl_path = g_getenv ("POSTHORNCTL");
+  int fd = -1;
+  int status = 0;
+  pid_t pid = forkpty (&fd, NULL, NULL, NULL);
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      execl (ctl_path, ctl_path, "user", "add", "tty@example.org", "--file", f->users,
+             "--scheme", "SHA256-CRYPT", (char *) NULL);
+      _exit (127);
+    }
+  g_assert_nonnull (pty_read_until (fd, "New password: ", seen));
+  g_assert_cmpint (write (fd, "Hidden Words\n", 13), ==, 13);
+  g_assert_nonnull (pty_read_until (fd, "Retype new password: ", seen));
+  g_assert_cmpint (write (fd, "Hidden Words\n", 13), ==, 13);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  pty_read_until (fd, "\n\n", seen);  /* drain */
+  close (fd);
+  g_test_message ("terminal: %s", seen->str);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_null (strstr (seen->str, "Hidden"));
+
+  table = read_users (f, NULL);
+  g_assert_true (pf_entry_verify (pf_table_lookup (table, "tty@example.org"), "Hidden Words"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -311,5 +371,7 @@ main (int argc, char **argv)
               test_errors, fixture_tear_down);
   g_test_add ("/auth/ctl/user/config-path-and-mode", Fixture, NULL, fixture_set_up,
               test_config_and_mode, fixture_tear_down);
+  g_test_add ("/auth/ctl/user/terminal-without-echo", Fixture, NULL, fixture_set_up,
+              test_terminal, fixture_tear_down);
   return g_test_run ();
 }
