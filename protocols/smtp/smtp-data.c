@@ -23,7 +23,8 @@ struct _SmtpData {
   guint match;
   gboolean line_start;
   gboolean line_empty;
-  gboolean prev_cr;
+  gboolean bytes_mode;
+  guchar hist[4];            /* BDAT: the last four bytes, newest last */
 
   guint64 size;
   gboolean too_big;
@@ -47,6 +48,8 @@ smtp_data_new (const SmtpDataOptions *options, SmtpDataSink sink, gpointer user_
   data->in_header = TRUE;
   data->line_start = TRUE;
   data->line_empty = TRUE;
+  data->hist[2] = '\r';       /* chunk data starts at a line start */
+  data->hist[3] = '\n';
   return data;
 }
 
@@ -180,8 +183,15 @@ smtp_data_feed_line (SmtpData *data, const char *line, gsize length, SmtpLineEnd
   return feed_piece (data, line, length, end);
 }
 
-void
-smtp_data_feed_bytes (SmtpData *data, const char *bytes, gsize length)
+static gboolean
+is_break (guchar ch)
+{
+  return ch == '\r' || ch == '\n';
+}
+
+/* Header scan for Received: fields over raw bytes. */
+static void
+scan_header_bytes (SmtpData *data, const char *bytes, gsize length)
 {
   static const char received[] = "received:";
 
@@ -215,12 +225,64 @@ smtp_data_feed_bytes (SmtpData *data, const char *bytes, gsize length)
             data->line_start = FALSE;
         }
     }
-  emit (data, bytes, length);
+}
+
+void
+smtp_data_feed_bytes (SmtpData *data, const char *bytes, gsize length)
+{
+  g_autoptr(GString) out = NULL;
+  guchar *h = data->hist;
+
+  data->bytes_mode = TRUE;
+  scan_header_bytes (data, bytes, length);
+  if (data->options.binary)
+    {
+      emit (data, bytes, length);
+      return;
+    }
+
+  out = g_string_sized_new (length + 16);
+  for (gsize i = 0; i < length; i++)
+    {
+      guchar x = (guchar) bytes[i];
+
+      /* window h[0] h[1] '.' h[3] x around a dot two bytes back */
+      if (h[2] == '.' && is_break (h[1]) && is_break (h[3])
+          && !(h[0] == '\r' && h[1] == '\n' && h[3] == '\r' && x == '\n'))
+        data->smuggling = TRUE;
+      if (h[3] == '\r' && x != '\n')
+        data->bare_cr = TRUE;
+      if (x == '\n' && h[3] != '\r')
+        {
+          data->bare_lf = TRUE;
+          g_string_append_c (out, '\r');
+        }
+      g_string_append_c (out, (char) x);
+      memmove (h, h + 1, 3);
+      h[3] = x;
+    }
+  emit (data, out->str, out->len);
+}
+
+/* BDAT: what the last bytes mean now that nothing follows them. */
+static void
+finish_bytes (SmtpData *data)
+{
+  const guchar *h = data->hist;
+
+  if (!data->bytes_mode || data->options.binary)
+    return;
+  if ((h[3] == '.' && is_break (h[2]))
+      || (h[2] == '.' && is_break (h[1]) && is_break (h[3])))
+    data->smuggling = TRUE;
+  if (h[3] == '\r')
+    data->bare_cr = TRUE;
 }
 
 gboolean
 smtp_data_finish (SmtpData *data, GError **error)
 {
+  finish_bytes (data);
   if (data->smuggling)
     {
       smtp_reply_set_error (error, 554, "5.5.2",

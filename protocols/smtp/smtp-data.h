@@ -35,6 +35,8 @@ typedef struct {
   guint64 max_size;          /* canonical bytes; 0 = unlimited */
   guint max_received;        /* Received: header fields allowed; 0 = 30 */
   SmtpBareNewline bare_newline;
+  gboolean binary;           /* BDAT with BODY=BINARYMIME: chunk bytes pass
+                              * untouched, no newline checks */
 } SmtpDataOptions;
 
 typedef enum {
@@ -61,9 +63,13 @@ void smtp_data_free (SmtpData **data);
 SmtpDataStatus smtp_data_feed_line (SmtpData *data, const char *line,
                                     gsize length, SmtpLineEnd end);
 
-/* BDAT (RFC 3030): feeds raw chunk bytes, no unstuffing and no end marker;
- * size and Received: accounting as for DATA, bytes go to the sink as they
- * are. Do not mix with smtp_data_feed_line() on one SmtpData. */
+/* BDAT (RFC 3030): feeds chunk bytes (any split), no unstuffing and no end
+ * marker; size and Received: accounting as for DATA. Unless the options say
+ * binary, the bare newline policy applies as for DATA — a bare LF becomes
+ * CRLF (normal) and the smuggling pattern (a "." with CR or LF on both
+ * sides other than CRLF "." CRLF, which in BDAT is plain data) refuses the
+ * message — because the content may later be relayed with DATA. Do not
+ * mix with smtp_data_feed_line() on one SmtpData. */
 void smtp_data_feed_bytes (SmtpData *data, const char *bytes, gsize length);
 
 /* After SMTP_DATA_END (or the LAST BDAT chunk): TRUE if the message may be

@@ -75,10 +75,16 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       g_assert_true (i > 0 && out->str[i - 1] == '\r');
   smtp_data_free (&machine);
 
-  machine = smtp_data_new (&options, NULL, NULL);
+  /* BDAT: any split; unless binary, accepted output has no bare LF */
+  g_string_truncate (out, 0);
+  options.binary = (size > 0 && wire[0] == 'B');
+  machine = smtp_data_new (&options, sink, out);
   for (gsize i = 0; i < size; i += max_line)
     smtp_data_feed_bytes (machine, wire + i, MIN (max_line, size - i));
-  smtp_data_finish (machine, NULL);
+  if (smtp_data_finish (machine, NULL) && !options.binary)
+    for (gsize i = 0; i < out->len; i++)
+      if (out->str[i] == '\n')
+        g_assert_true (i > 0 && out->str[i - 1] == '\r');
   smtp_data_free (&machine);
   return 0;
 }

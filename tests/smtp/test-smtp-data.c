@@ -378,6 +378,66 @@ test_bdat_bytes (void)
   smtp_data_free (&data);
 }
 
+typedef struct {
+  const char *bytes;
+  gboolean binary;
+  SmtpBareNewline policy;
+  const char *output;  /* NULL: refused */
+} BdatCase;
+
+/* BDAT content is not unstuffed and has no end marker, but it may be
+ * relayed with DATA later, so the same newline policy applies. Every case
+ * runs with every chunk split. */
+static void
+test_bdat_newlines (void)
+{
+  static const BdatCase cases[] = {
+    { "a\r\n.\r\nb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, "a\r\n.\r\nb\r\n" },
+    { ".\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, ".\r\n" },
+    { "a\nb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, "a\r\nb\r\n" },
+    { "a\rb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, "a\rb\r\n" },
+    { "a\n.\nb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\r.\rb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\n.\r\nb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\r\n.\nb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\r\n.\rb\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "\n.\r\n", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\r\n.", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\r\n.\r", FALSE, SMTP_BARE_NEWLINE_NORMAL, NULL },
+    { "a\nb\r\n", FALSE, SMTP_BARE_NEWLINE_STRICT, NULL },
+    { "a\rb\r\n", FALSE, SMTP_BARE_NEWLINE_STRICT, NULL },
+    { "a\r\nb\r", FALSE, SMTP_BARE_NEWLINE_STRICT, NULL },
+    { "a\r\n.\r\nb\r\n", FALSE, SMTP_BARE_NEWLINE_STRICT, "a\r\n.\r\nb\r\n" },
+    { "a\n.\nb\r\x00\xff", TRUE, SMTP_BARE_NEWLINE_STRICT, "a\n.\nb\r" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gsize len = strlen (cases[i].bytes);
+
+      if (cases[i].binary)
+        len += 2;  /* the NUL and the 0xff after it */
+      for (gsize split = 1; split <= len; split++)
+        {
+          g_autoptr(GString) out = g_string_new (NULL);
+          SmtpDataOptions options = { 0, 0, cases[i].policy, cases[i].binary };
+          SmtpData *data = smtp_data_new (&options, sink_append, out);
+          gboolean ok;
+
+          for (gsize pos = 0; pos < len; pos += split)
+            smtp_data_feed_bytes (data, cases[i].bytes + pos, MIN (split, len - pos));
+          ok = smtp_data_finish (data, NULL);
+          if (ok != (cases[i].output != NULL))
+            g_error ("bdat case %zu split %zu: %s", i, split, ok ? "accepted" : "refused");
+          if (ok && !cases[i].binary)
+            g_assert_cmpstr (out->str, ==, cases[i].output);
+          if (ok && cases[i].binary)
+            g_assert_cmpmem (out->str, out->len, cases[i].bytes, len);
+          smtp_data_free (&data);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -393,5 +453,6 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/data/size-limit", test_size_limit);
   g_test_add_func ("/smtp/data/hop-count", test_hop_count);
   g_test_add_func ("/smtp/data/bdat-bytes", test_bdat_bytes);
+  g_test_add_func ("/smtp/data/bdat-newlines", test_bdat_newlines);
   return g_test_run ();
 }
