@@ -58,8 +58,8 @@ typedef struct {
 /* Builds the whole report message (RFC 3464 multipart/report;
  * report-type=delivery-status, RFC 6522), CRLF line ends, with
  * "Auto-Submitted: auto-replied" (RFC 3834). The report is sent with a
- * null reverse-path. FALSE-y (NULL) with @error only for a missing
- * reporting_mta/to or no recipients. */
+ * null reverse-path. Returns NULL with @error (451 4.3.0) only when
+ * reporting_mta or to is missing or there is no recipient. */
 char *smtp_dsn_build (const SmtpDsnInfo *info, GError **error);
 
 /* The header section of @message (up to and including the empty line, or

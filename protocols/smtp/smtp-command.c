@@ -352,6 +352,7 @@ parse_params (SmtpCommand *cmd, const char *p, const char *end, GError **error)
       const char *word, *eq;
       SmtpParam *param;
       g_autofree char *keyword = NULL;
+      gboolean present = FALSE;
 
       while (p < end && *p == ' ')
         p++;
@@ -374,16 +375,12 @@ parse_params (SmtpCommand *cmd, const char *p, const char *end, GError **error)
           smtp_reply_set_error (error, 555, "5.5.4", "Unsupported parameter: %s", keyword);
           return FALSE;
         }
-      {
-        gboolean present;
-
-        smtp_command_get_param (cmd, keyword, &present);
-        if (present)
-          {
-            smtp_reply_set_error (error, 501, "5.5.4", "Duplicate parameter: %s", keyword);
-            return FALSE;
-          }
-      }
+      smtp_command_get_param (cmd, keyword, &present);
+      if (present)
+        {
+          smtp_reply_set_error (error, 501, "5.5.4", "Duplicate parameter: %s", keyword);
+          return FALSE;
+        }
       param = g_new0 (SmtpParam, 1);
       param->keyword = g_steal_pointer (&keyword);
       param->value = eq != NULL ? g_strndup (eq + 1, (gsize) (p - eq - 1)) : NULL;

@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* How a line arrived; the values equal PosthornLineEnd's
- * (posthorn-connection.h), so the session passes them through with a cast. */
+ * (posthorn-connection.h), so the session passes them through with a cast
+ * (and can G_STATIC_ASSERT that they still match). */
 typedef enum {
   SMTP_LINE_END_CRLF = 0,
   SMTP_LINE_END_LF = 1,    /* a bare LF */
