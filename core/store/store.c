@@ -763,7 +763,17 @@ store_job_append (const StoreBackend *b, StoreJob *job, GError **error)
   msg.message = job->message;
   msg.size = posthorn_message_get_size (job->message);
   msg.info = info;
-  msg.search_all = all_text;
+  /* The mime code's "all" text is the headers, "\n", then the body text:
+   * keep the headers apart so the body is indexed once. */
+  if (g_str_has_suffix (all_text, body_text))
+    {
+      gsize header_len = strlen (all_text) - strlen (body_text);
+
+      if (header_len > 0 && *body_text != '\0' && all_text[header_len - 1] == '\n')
+        header_len--;
+      all_text[header_len] = '\0';
+    }
+  msg.search_header = all_text;
   msg.search_body = body_text;
   msg.flags = job->flags & POSTHORN_MESSAGE_STORED_FLAGS;
   msg.keywords = (const char *const *) job->keywords;

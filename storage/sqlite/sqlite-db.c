@@ -67,7 +67,7 @@ static const char *const sqlite_store_migrations[] = {
   "  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
   /* SEARCH TEXT / BODY; rowid is the body id. */
   "CREATE VIRTUAL TABLE search USING fts5 ("
-  "  all_text, body_text, tokenize = 'trigram');",
+  "  header_text, body_text, tokenize = 'trigram');",
 };
 
 #define SQLITE_STORE_SCHEMA_VERSION ((int) G_N_ELEMENTS (sqlite_store_migrations))
@@ -289,6 +289,8 @@ sqlite_store_open (const char *path, GError **error)
   store->path = g_strdup (path);
   g_mutex_init (&store->write_lock);
   g_mutex_init (&store->pool_lock);
+  g_mutex_init (&store->queue_lock);
+  store->append_queue = g_ptr_array_new ();
   store->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) sqlite_conn_free);
   store->writer = sqlite_conn_open (path, error);
   if (store->writer == NULL)
@@ -307,6 +309,8 @@ sqlite_store_close (SqliteStore *store)
   g_clear_pointer (&store->writer, sqlite_conn_free);
   g_mutex_clear (&store->write_lock);
   g_mutex_clear (&store->pool_lock);
+  g_mutex_clear (&store->queue_lock);
+  g_clear_pointer (&store->append_queue, g_ptr_array_unref);
   g_free (store->path);
   g_free (store);
 }

@@ -27,6 +27,8 @@ typedef struct {
   SqliteConn *writer;
   GMutex pool_lock;
   GPtrArray *idle;       /* idle reader connections */
+  GMutex queue_lock;
+  GPtrArray *append_queue; /* appends waiting for the next group commit */
 } SqliteStore;
 
 SqliteConn *sqlite_conn_open (const char *path, GError **error);

@@ -645,12 +645,12 @@ body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint refs, g
       seq++;
     }
 
-  stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, all_text, body_text) VALUES (?1, ?2, ?3)",
+  stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) VALUES (?1, ?2, ?3)",
                             error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, *body_id);
-  sqlite3_bind_text (stmt, 2, msg->search_all != NULL ? msg->search_all : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, msg->search_header != NULL ? msg->search_header : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 3, msg->search_body != NULL ? msg->search_body : "", -1, SQLITE_STATIC);
   return sqlite_store_step_done (conn, stmt, error);
 }
@@ -1162,19 +1162,16 @@ out:
   return ok;
 }
 
+/* One append inside the writer's open transaction. */
 static gboolean
-sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
-               const PosthornStoreTarget *targets, guint n_targets,
-               PosthornStoreChanges *changes, GError **error)
+append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
+                       const PosthornStoreTarget *targets, guint n_targets,
+                       PosthornStoreChanges *changes, GError **error)
 {
-  SqliteStore *store = data;
-  SqliteConn *conn = sqlite_store_writer (store, error);
   g_autofree SqliteMailbox *mbs = g_new0 (SqliteMailbox, n_targets);
   gint64 body_id = 0;
   gboolean ok = TRUE;
 
-  if (conn == NULL)
-    return FALSE;
   for (guint i = 0; ok && i < n_targets; i++)
     {
       gint64 user_id;
@@ -1212,7 +1209,101 @@ sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
                                             targets[i].mailbox, mbs[i].uidvalidity, uid, modseq,
                                             msg->flags, 0);
     }
-  return sqlite_store_writer_done (store, ok, error);
+  return ok;
+}
+
+/* Group commit. Appends queue up; whoever holds the write lock next runs
+ * every queued append in one transaction (each in its own savepoint, so
+ * one failing append does not take the others with it) and pays for one
+ * fsync for all of them. Nobody returns before the commit that holds its
+ * message is durable. */
+typedef struct {
+  const PosthornStoreNewMessage *msg;
+  const PosthornStoreTarget *targets;
+  guint n_targets;
+  PosthornStoreChanges *changes;
+  GError *error;
+  gboolean ok;
+  gboolean done;        /* under write_lock */
+} AppendRequest;
+
+static void
+append_run_batch (SqliteStore *store, GPtrArray *batch)
+{
+  SqliteConn *conn = store->writer;
+  GError *error = NULL;
+  gboolean committed;
+
+  if (!sqlite_store_exec (conn, "BEGIN IMMEDIATE", &error))
+    {
+      for (guint i = 0; i < batch->len; i++)
+        {
+          AppendRequest *r = batch->pdata[i];
+
+          r->ok = FALSE;
+          r->error = g_error_copy (error);
+        }
+      g_error_free (error);
+      return;
+    }
+  for (guint i = 0; i < batch->len; i++)
+    {
+      AppendRequest *r = batch->pdata[i];
+
+      r->ok = sqlite_store_exec (conn, "SAVEPOINT append", &r->error) &&
+              append_in_transaction (conn, r->msg, r->targets, r->n_targets, r->changes, &r->error);
+      if (!r->ok)
+        sqlite3_exec (conn->db, "ROLLBACK TO append", NULL, NULL, NULL);
+      sqlite3_exec (conn->db, "RELEASE append", NULL, NULL, NULL);
+    }
+  committed = sqlite_store_exec (conn, "COMMIT", &error);
+  if (!committed)
+    {
+      sqlite3_exec (conn->db, "ROLLBACK", NULL, NULL, NULL);
+      for (guint i = 0; i < batch->len; i++)
+        {
+          AppendRequest *r = batch->pdata[i];
+
+          if (r->ok)
+            {
+              r->ok = FALSE;
+              r->error = g_error_copy (error);
+            }
+        }
+      g_error_free (error);
+    }
+}
+
+static gboolean
+sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
+               const PosthornStoreTarget *targets, guint n_targets,
+               PosthornStoreChanges *changes, GError **error)
+{
+  SqliteStore *store = data;
+  AppendRequest req = { msg, targets, n_targets, changes, NULL, FALSE, FALSE };
+
+  g_mutex_lock (&store->queue_lock);
+  g_ptr_array_add (store->append_queue, &req);
+  g_mutex_unlock (&store->queue_lock);
+
+  g_mutex_lock (&store->write_lock);
+  if (!req.done)
+    {
+      g_autoptr(GPtrArray) batch = NULL;
+
+      g_mutex_lock (&store->queue_lock);
+      batch = g_steal_pointer (&store->append_queue);
+      store->append_queue = g_ptr_array_new ();
+      g_mutex_unlock (&store->queue_lock);
+      append_run_batch (store, batch);
+      for (guint i = 0; i < batch->len; i++)
+        ((AppendRequest *) batch->pdata[i])->done = TRUE;
+    }
+  g_mutex_unlock (&store->write_lock);
+
+  if (!req.ok)
+    g_propagate_error (error, req.error);
+  return req.ok;
 }
 
 static gboolean
@@ -1583,7 +1674,7 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
     {
       g_autofree char *phrase = fts_phrase (needle);
 
-      pattern = g_strconcat (body ? "body_text : " : "all_text : ", phrase, NULL);
+      pattern = g_strconcat (body ? "body_text : " : "{header_text body_text} : ", phrase, NULL);
       stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
                                       "(SELECT rowid FROM search WHERE search MATCH ?2) ORDER BY uid",
                                 error);
@@ -1598,7 +1689,8 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
         ? "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
           "(SELECT rowid FROM search WHERE body_text LIKE ?2 ESCAPE '\\') ORDER BY uid"
         : "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
-          "(SELECT rowid FROM search WHERE all_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
+          "(SELECT rowid FROM search WHERE header_text LIKE ?2 ESCAPE '\\' "
+          "OR body_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
     }
   if (stmt == NULL)
     goto out;

@@ -625,10 +625,10 @@ typedef struct {
   guint64 size;                  /* posthorn_message_get_size() */
   GBytes *info;                  /* serialized PosthornMessageInfo: keep it,
                                   * give it back from fetch() unchanged */
-  const char *search_all;        /* text for SEARCH TEXT: every header and
-                                  * the decoded text parts (may be NULL) */
-  const char *search_body;       /* text for SEARCH BODY: the decoded text
-                                  * parts only (may be NULL) */
+  const char *search_header;     /* every header, decoded (may be NULL) */
+  const char *search_body;       /* the decoded text parts (may be NULL).
+                                  * SEARCH BODY looks in this, SEARCH TEXT
+                                  * in both */
   guint32 flags;                 /* stored system flags */
   const char *const *keywords;   /* NULL-terminated or NULL */
   gint64 internal_date;          /* Unix seconds */
