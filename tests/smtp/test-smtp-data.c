@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include <posthorn/posthorn.h>
+
 #include "smtp-data.h"
+
+/* The session hands the connection's line ends over with a cast. */
+G_STATIC_ASSERT ((int) SMTP_LINE_END_CRLF == (int) POSTHORN_LINE_END_CRLF);
+G_STATIC_ASSERT ((int) SMTP_LINE_END_LF == (int) POSTHORN_LINE_END_LF);
+G_STATIC_ASSERT ((int) SMTP_LINE_END_NONE == (int) POSTHORN_LINE_END_NONE);
 
 /* Collects the sink output. */
 static void
