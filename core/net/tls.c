@@ -8,9 +8,8 @@
  */
 #include "net-private.h"
 
-#include <errno.h>
+#include <gnutls/x509.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TLS_DEFAULT_PRIORITY \
   "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
@@ -46,14 +45,57 @@ net_tls_credentials_unref (NetTlsCredentials *credentials)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NetTlsCredentials, net_tls_credentials_unref)
 
 static gboolean
-tls_check_readable (const char *key, const char *path, GError **error)
+tls_read_file (const char *key, const char *path, gnutls_datum_t *out, char **out_text,
+               GError **error)
 {
-  if (access (path, R_OK) != 0)
+  g_autoptr (GError) local_error = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, out_text, &length, &local_error))
     {
-      int saved = errno;
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG, "%s: [tls] %s: %s",
+                   ph_settings ()->config_file, key, local_error->message);
+      return FALSE;
+    }
+  out->data = (unsigned char *) *out_text;
+  out->size = (unsigned int) length;
+  return TRUE;
+}
+
+/* Parses the PEM texts first so that a bad file gets a precise message
+ * (and GnuTLS's loader only ever sees input it accepts). */
+static gboolean
+tls_check_pem (const char *certificate, const gnutls_datum_t *cert_data,
+               const char *key, const gnutls_datum_t *key_data, GError **error)
+{
+  const char *config_file = ph_settings ()->config_file;
+  gnutls_x509_crt_t *chain = NULL;
+  unsigned int chain_length = 0;
+  gnutls_x509_privkey_t private_key = NULL;
+  int r;
+
+  r = gnutls_x509_crt_list_import2 (&chain, &chain_length, cert_data, GNUTLS_X509_FMT_PEM, 0);
+  if (r < 0)
+    {
       g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG,
-                   "%s: [tls] %s: %s: %s", ph_settings ()->config_file,
-                   key, path, g_strerror (saved));
+                   "%s: [tls] certificate: %s: %s", config_file, certificate,
+                   r == GNUTLS_E_NO_CERTIFICATE_FOUND ? "no PEM certificate in the file"
+                                                      : gnutls_strerror (r));
+      return FALSE;
+    }
+  for (unsigned int i = 0; i < chain_length; i++)
+    gnutls_x509_crt_deinit (chain[i]);
+  gnutls_free (chain);
+
+  r = gnutls_x509_privkey_init (&private_key);
+  if (r >= 0)
+    r = gnutls_x509_privkey_import2 (private_key, key_data, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (private_key != NULL)
+    gnutls_x509_privkey_deinit (private_key);
+  if (r < 0)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG,
+                   "%s: [tls] key: %s: %s", config_file, key, gnutls_strerror (r));
       return FALSE;
     }
   return TRUE;
@@ -68,23 +110,28 @@ tls_credentials_load (const PhSettings *settings, GError **error)
   const char *priority = settings->tls_priority != NULL && settings->tls_priority[0] != '\0'
                          ? settings->tls_priority : TLS_DEFAULT_PRIORITY;
   const char *error_position = NULL;
+  g_autofree char *cert_text = NULL;
+  g_autofree char *key_text = NULL;
+  gnutls_datum_t cert_data;
+  gnutls_datum_t key_data;
   int r;
 
   credentials->ref_count = 1;
 
-  if (!tls_check_readable ("certificate", certificate, error) ||
-      !tls_check_readable ("key", key, error))
-    return NULL;
-
-  r = gnutls_certificate_allocate_credentials (&credentials->certificate);
-  if (r < 0)
+  if (!tls_read_file ("certificate", certificate, &cert_data, &cert_text, error) ||
+      !tls_read_file ("key", key, &key_data, &key_text, error) ||
+      !tls_check_pem (certificate, &cert_data, key, &key_data, error))
     {
-      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED,
-                   "TLS: %s", gnutls_strerror (r));
+      if (key_text != NULL)
+        gnutls_memset (key_text, 0, key_data.size);
       return NULL;
     }
-  r = gnutls_certificate_set_x509_key_file2 (credentials->certificate, certificate, key,
-                                             GNUTLS_X509_FMT_PEM, NULL, 0);
+
+  r = gnutls_certificate_allocate_credentials (&credentials->certificate);
+  if (r >= 0)
+    r = gnutls_certificate_set_x509_key_mem2 (credentials->certificate, &cert_data, &key_data,
+                                              GNUTLS_X509_FMT_PEM, NULL, 0);
+  gnutls_memset (key_text, 0, key_data.size);
   if (r < 0)
     {
       g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG,
