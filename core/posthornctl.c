@@ -1,1 +1,76 @@
-int main (void) { return 1; }
+/* posthornctl: the administrator's command line.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "ph-private.h"
+#include "ctl/ctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int ctl_help_main (int argc, char **argv);
+
+/* Subcommands whose home is the D-Bus interface (org.posthorn.Posthorn1). */
+static int
+ctl_needs_dbus (int argc, char **argv)
+{
+  fprintf (stderr, "posthornctl: %s needs the D-Bus interface, not built yet\n", argv[0]);
+  return 2;
+}
+
+static int
+ctl_version_main (int argc, char **argv)
+{
+  printf ("posthornctl %s (plugin ABI %d.%d)\n", POSTHORN_VERSION,
+          POSTHORN_ABI_MAJOR, POSTHORN_ABI_MINOR);
+  return 0;
+}
+
+static const struct {
+  const char *name;
+  int (*main) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  { "user", ctl_user_main, "add, change, remove and list users of the passwd-file" },
+  { "status", ctl_needs_dbus, "show the running daemon's version, listeners and counters" },
+  { "plugins", ctl_needs_dbus, "list the running daemon's plugins" },
+  { "sessions", ctl_needs_dbus, "list open sessions" },
+  { "reload", ctl_needs_dbus, "reload certificates and what plugins can re-read" },
+  { "version", ctl_version_main, "print the version" },
+  { "help", ctl_help_main, "show this help" },
+};
+
+static int
+ctl_help_main (int argc, char **argv)
+{
+  printf ("Usage: posthornctl COMMAND [ARGUMENT...]\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    printf ("  %-10s %s\n", commands[i].name, commands[i].summary);
+  printf ("\n'posthornctl COMMAND --help' describes a command's arguments.\n");
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *name;
+
+  g_set_prgname ("posthornctl");
+  if (argc < 2)
+    {
+      ctl_help_main (argc, argv);
+      return 2;
+    }
+  name = argv[1];
+  if (strcmp (name, "--version") == 0 || strcmp (name, "-V") == 0)
+    name = "version";
+  else if (strcmp (name, "--help") == 0 || strcmp (name, "-h") == 0)
+    name = "help";
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return commands[i].main (argc - 1, argv + 1);
+
+  fprintf (stderr, "posthornctl: unknown command '%s' (try 'posthornctl help')\n", argv[1]);
+  return 2;
+}

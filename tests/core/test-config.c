@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "good.h"
+#include "ph-test.h"
 
 typedef struct {
   char *dir;
@@ -231,8 +232,7 @@ test_settings_values (Fixture *f, gconstpointer unused)
   const PhSettings *s;
 
   g_assert_cmpint (g_mkdir (tls_dir, 0700), ==, 0);
-  g_file_set_contents (cert, "cert\n", -1, NULL);
-  g_file_set_contents (key, "key\n", -1, NULL);
+  ph_test_write_certificate ("localhost", cert, key);
   write_config (f, "",
                 "log_level=error\n"
                 "max_connections=500\n"

@@ -97,7 +97,7 @@ assert_seen (Fixture *f, const char *const *expected)
 static void
 test_user_and_mailbox (Fixture *f, gconstpointer unused)
 {
-  Subscriber inbox = { 0 }, all = { 0 }, bob = { 0 }, sent = { 0 };
+  Subscriber inbox = { 0 }, all = { 0 }, bob = { 0 }, sent = { 0 }, probe = { 0 };
   const char *const expected[] = {
     "inbox:alice/INBOX#1", "all:alice/INBOX#1", "all:alice/Sent#2", "sent:alice/Sent#2",
     "bob:bob/INBOX#3", NULL
@@ -120,9 +120,15 @@ test_user_and_mailbox (Fixture *f, gconstpointer unused)
   for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
     posthorn_event_unsubscribe (ids[i]);
   g_assert_true (inbox.destroyed && all.destroyed && bob.destroyed && sent.destroyed);
+
+  /* Events arrive in order: once the probe's is in, alice's would be. */
+  ids[0] = subscribe (&probe, f, "probe", "probe", NULL);
   publish ("alice", "INBOX", 5);
+  publish ("probe", "INBOX", 6);
   run_until_seen (f, 6);
-  g_assert_cmpuint (f->seen->len, ==, 5);
+  g_assert_cmpuint (f->seen->len, ==, 6);
+  g_assert_cmpstr (f->seen->pdata[5], ==, "probe:probe/INBOX#6");
+  posthorn_event_unsubscribe (ids[0]);
 }
 
 static gpointer
