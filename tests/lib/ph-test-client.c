@@ -52,7 +52,8 @@ wait_fd (int fd, short events, gint64 deadline)
 }
 
 static gboolean
-client_handshake (PhTestClient *client, const char *priority, GError **error)
+client_handshake (PhTestClient *client, const char *priority, GBytes *resume_data,
+                  GError **error)
 {
   gint64 deadline = deadline_after (client->timeout_ms);
   int r;
@@ -69,6 +70,12 @@ client_handshake (PhTestClient *client, const char *priority, GError **error)
   gnutls_credentials_set (client->tls, GNUTLS_CRD_CERTIFICATE, client->credentials);
   gnutls_server_name_set (client->tls, GNUTLS_NAME_DNS, "localhost", strlen ("localhost"));
   gnutls_transport_set_int (client->tls, client->fd);
+  if (resume_data != NULL)
+    {
+      gsize size;
+      const void *data = g_bytes_get_data (resume_data, &size);
+      gnutls_session_set_data (client->tls, data, size);
+    }
 
   for (;;)
     {
@@ -95,6 +102,13 @@ client_handshake (PhTestClient *client, const char *priority, GError **error)
 PhTestClient *
 ph_test_client_new (const char *host, guint16 port, gboolean tls,
                     const char *priority, GError **error)
+{
+  return ph_test_client_new_full (host, port, tls, priority, NULL, error);
+}
+
+PhTestClient *
+ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
+                         const char *priority, GBytes *resume_data, GError **error)
 {
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
   struct addrinfo *result = NULL;
@@ -140,7 +154,7 @@ ph_test_client_new (const char *host, guint16 port, gboolean tls,
       ph_test_client_free (client);
       return NULL;
     }
-  if (tls && !client_handshake (client, priority, error))
+  if (tls && !client_handshake (client, priority, resume_data, error))
     {
       ph_test_client_free (client);
       return NULL;
@@ -168,7 +182,7 @@ ph_test_client_set_timeout (PhTestClient *client, guint timeout_ms)
 gboolean
 ph_test_client_start_tls (PhTestClient *client, const char *priority, GError **error)
 {
-  return client_handshake (client, priority, error);
+  return client_handshake (client, priority, NULL, error);
 }
 
 gboolean
@@ -181,6 +195,25 @@ gnutls_session_t
 ph_test_client_get_tls_session (PhTestClient *client)
 {
   return client->tls;
+}
+
+GBytes *
+ph_test_client_get_session_data (PhTestClient *client)
+{
+  gnutls_datum_t data = { NULL, 0 };
+  GBytes *bytes;
+
+  if (client->tls == NULL || gnutls_session_get_data2 (client->tls, &data) < 0)
+    return NULL;
+  bytes = g_bytes_new (data.data, data.size);
+  gnutls_free (data.data);
+  return bytes;
+}
+
+gboolean
+ph_test_client_is_resumed (PhTestClient *client)
+{
+  return client->tls != NULL && gnutls_session_is_resumed (client->tls);
 }
 
 char *

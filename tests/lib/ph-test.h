@@ -127,6 +127,11 @@ typedef struct _PhTestClient PhTestClient;
  * (NULL: "NORMAL"), e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.2". */
 PhTestClient *ph_test_client_new (const char *host, guint16 port, gboolean tls,
                                   const char *priority, GError **error);
+/* The same, resuming the TLS session @resume_data came from (see
+ * ph_test_client_get_session_data(); NULL: a full handshake). */
+PhTestClient *ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
+                                       const char *priority, GBytes *resume_data,
+                                       GError **error);
 /* 127.0.0.1 and the port of @service; fails the test on error. */
 PhTestClient *ph_test_client_connect (PhTestServer *server, const char *service, gboolean tls);
 
@@ -137,6 +142,10 @@ gboolean ph_test_client_start_tls (PhTestClient *client, const char *priority, G
 gboolean ph_test_client_is_tls (PhTestClient *client);
 /* The GnuTLS session (NULL before TLS), e.g. for gnutls_protocol_get_version(). */
 gnutls_session_t ph_test_client_get_tls_session (PhTestClient *client);
+/* What resumes this TLS session later (a session ticket), or NULL. With
+ * TLS 1.3 the ticket arrives after the handshake: read a reply first. */
+GBytes *ph_test_client_get_session_data (PhTestClient *client);
+gboolean ph_test_client_is_resumed (PhTestClient *client);
 /* The CN of the server's certificate (g_free), NULL without TLS. */
 char *ph_test_client_get_peer_common_name (PhTestClient *client);
 

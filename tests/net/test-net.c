@@ -133,6 +133,42 @@ test_tls_implicit_13 (Fixture *fixture, gconstpointer data)
 }
 
 static void
+check_resumption (Fixture *fixture, const char *priority)
+{
+  guint16 port = ph_test_server_get_port (fixture->server, "echo", TRUE);
+  g_autoptr (PhTestClient) first = NULL;
+  g_autoptr (PhTestClient) second = NULL;
+  g_autoptr (GBytes) ticket = NULL;
+  g_autoptr (GError) error = NULL;
+
+  first = ph_test_client_new ("127.0.0.1", port, TRUE, priority, &error);
+  g_assert_no_error (error);
+  expect_line (first, "+OK echo ready");
+  g_assert_false (ph_test_client_is_resumed (first));
+  ticket = ph_test_client_get_session_data (first);
+  g_assert_nonnull (ticket);
+
+  second = ph_test_client_new_full ("127.0.0.1", port, TRUE, priority, ticket, &error);
+  g_assert_no_error (error);
+  g_assert_true (ph_test_client_is_resumed (second));
+  expect_line (second, "+OK echo ready");
+  ph_test_client_send (second, "TLS?\r\n", -1);
+  expect_line (second, "+OK tls");
+}
+
+static void
+test_tls_resumption_12 (Fixture *fixture, gconstpointer data)
+{
+  check_resumption (fixture, "NORMAL:-VERS-ALL:+VERS-TLS1.2");
+}
+
+static void
+test_tls_resumption_13 (Fixture *fixture, gconstpointer data)
+{
+  check_resumption (fixture, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
+}
+
+static void
 test_tls_implicit_garbage (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -659,6 +695,32 @@ test_listen_ipv6 (void)
 }
 
 static void
+test_listen_wildcard (void)
+{
+  g_autoptr (PhTestServer) server = echo_server_new ("[test-echo]\nlisten=*:0\nlisten_tls=\n");
+  g_autoptr (PhTestClient) v4 = NULL;
+  g_autoptr (GError) error = NULL;
+  guint16 port4 = ph_test_server_find_port (server, "echo", "0.0.0.0", FALSE);
+  guint16 port6 = ph_test_server_find_port (server, "echo", "::", FALSE);
+
+  g_assert_cmpuint (port4, !=, 0);
+  g_assert_cmpuint (ph_test_server_find_port (server, "echo", NULL, TRUE), ==, 0);
+  v4 = ph_test_client_new ("127.0.0.1", port4, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  expect_line (v4, "+OK echo ready");
+
+  if (!have_ipv6_loopback ())
+    return;
+  /* The IPv6 half takes the same port. */
+  g_assert_cmpuint (port6, ==, port4);
+  {
+    g_autoptr (PhTestClient) v6 = ph_test_client_new ("::1", port6, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    expect_line (v6, "+OK echo ready");
+  }
+}
+
+static void
 test_listen_unix (void)
 {
   g_autoptr (PhTestServer) server = echo_server_create (NULL);
@@ -803,6 +865,8 @@ main (int argc, char **argv)
 
   ADD ("/net/tls/implicit-tls12", NULL, test_tls_implicit_12);
   ADD ("/net/tls/implicit-tls13", NULL, test_tls_implicit_13);
+  ADD ("/net/tls/resumption-tls12", NULL, test_tls_resumption_12);
+  ADD ("/net/tls/resumption-tls13", NULL, test_tls_resumption_13);
   ADD ("/net/tls/implicit-garbage", NULL, test_tls_implicit_garbage);
   ADD ("/net/tls/starttls", NULL, test_tls_starttls);
   ADD ("/net/tls/starttls-injection", NULL, test_tls_starttls_injection);
@@ -824,6 +888,7 @@ main (int argc, char **argv)
   ADD ("/net/daemon/sigterm", NULL, test_daemon_sigterm);
   ADD ("/net/config/ports-file", NULL, test_config_ports_file);
   g_test_add_func ("/net/listen/ipv6", test_listen_ipv6);
+  g_test_add_func ("/net/listen/wildcard", test_listen_wildcard);
   g_test_add_func ("/net/listen/unix", test_listen_unix);
   g_test_add_func ("/net/config/duplicate-listener", test_config_duplicate_listener);
   g_test_add_func ("/net/config/bad-port", test_config_bad_port);
