@@ -200,8 +200,8 @@ read_password_tty (const char *prompt)
   char *password;
   gboolean tty = tcgetattr (STDIN_FILENO, &saved) == 0;
 
-  fputs (prompt, stderr);
-  fflush (stderr);
+  /* echo off first (dropping typeahead), then the prompt: what is typed
+   * after the prompt is never shown */
   if (tty)
     {
       quiet = saved;
@@ -209,9 +209,11 @@ read_password_tty (const char *prompt)
       quiet.c_lflag |= ECHONL;
       tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
     }
+  fputs (prompt, stderr);
+  fflush (stderr);
   password = read_line_from (stdin);
   if (tty)
-    tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved);
+    tcsetattr (STDIN_FILENO, TCSANOW, &saved);
   return password;
 }
 

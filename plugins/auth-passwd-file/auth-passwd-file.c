@@ -124,7 +124,8 @@ apf_set_failed (GError **error)
 static void
 apf_spend_like_a_hash (const char *password)
 {
-  static char *dummy_hash;
+  /* static storage, not heap: the module may be unloaded at exit */
+  static char dummy_hash[CRYPT_OUTPUT_SIZE];
   static gsize initialized;
   struct crypt_data *data;
 
@@ -134,11 +135,11 @@ apf_spend_like_a_hash (const char *password)
       data = g_new0 (struct crypt_data, 1);
       if (crypt_gensalt_rn ("$y$", 0, NULL, 0, salt, sizeof salt) != NULL
           && crypt_rn ("posthorn", salt, data, sizeof *data) != NULL)
-        dummy_hash = g_strdup (data->output);
+        g_strlcpy (dummy_hash, data->output, sizeof dummy_hash);
       g_free (data);
       g_once_init_leave (&initialized, 1);
     }
-  if (dummy_hash == NULL)
+  if (dummy_hash[0] != '$')
     return;
   data = g_new0 (struct crypt_data, 1);
   crypt_rn (password, dummy_hash, data, sizeof *data);

@@ -238,7 +238,7 @@ test_limit (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 
   if (g_getenv ("POSTHORND") == NULL)
     {
