@@ -409,6 +409,26 @@ test_bad_option (Fixture *f, gconstpointer unused)
   g_assert_cmpint (f->status, ==, 1);
 }
 
+static void
+test_log_levels (Fixture *f, gconstpointer unused)
+{
+  g_autofree char *plugin_line = g_strdup_printf ("DEBUG posthorn: plugin good 1.2.3 from %s/good.so\n",
+                                                  TEST_PLUGIN_DIR);
+
+  /* debug: the core's and the plugin's lines, "LEVEL DOMAIN: message". */
+  write_config (f, "good", "[good]\ngreeting=hi\n");
+  run_posthornd (f, "--check-config", "-c", f->config, "--log-level", "debug", NULL);
+  g_assert_cmpint (f->status, ==, 0);
+  g_assert_nonnull (strstr (f->err, plugin_line));
+  g_assert_nonnull (strstr (f->err, "DEBUG good: greeting hi\n"));
+
+  /* info (from the config; --check-config alone would use warning) hides them. */
+  write_config (f, "good", "log_level=info\n[good]\ngreeting=hi\n");
+  run_posthornd (f, "--check-config", "-c", f->config, "--log-level", "info", NULL);
+  g_assert_cmpint (f->status, ==, 0);
+  g_assert_null (strstr (f->err, "DEBUG"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -441,6 +461,7 @@ main (int argc, char **argv)
     { "/core/config/tls/key-without-certificate", test_tls_key_without_certificate },
     { "/core/config/bad-choice", test_bad_choice },
     { "/core/posthornd/version", test_version },
+    { "/core/log/levels", test_log_levels },
     { "/core/posthornd/bad-option", test_bad_option },
   };
 
