@@ -245,6 +245,8 @@ main (int argc, char **argv)
       g_test_skip ("POSTHORND not set: run through meson test");
       return g_test_run ();
     }
+  /* the module as just built, not a copy in build/plugins/ */
+  g_setenv ("POSTHORN_PLUGIN_DIR", AUTH_PASSWD_FILE_PLUGIN_DIR, TRUE);
   g_test_add_func ("/auth/net/mechanisms-plain-and-tls", test_mechanisms);
   g_test_add_func ("/auth/net/plain-login-exists", test_plain_and_login);
   g_test_add_func ("/auth/net/abort", test_abort);

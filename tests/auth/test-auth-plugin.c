@@ -52,9 +52,8 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *users_text = fixture_text (users_fixture);
   g_autofree char *config_text = NULL;
-  const char *plugin_dir = g_getenv ("POSTHORN_PLUGIN_DIR");
+  const char *plugin_dir = AUTH_PASSWD_FILE_PLUGIN_DIR;
 
-  g_assert_nonnull (plugin_dir);
   f->dir = g_dir_make_tmp ("posthorn-auth-XXXXXX", &error);
   g_assert_no_error (error);
   f->config = g_build_filename (f->dir, "posthorn.conf", NULL);
