@@ -1549,3 +1549,14 @@ net_connections_abort_all (void)
         conn_notify_closed (conn);
     }
 }
+
+void
+net_connections_teardown (void)
+{
+  net_connections_abort_all ();
+  if (conn_all != NULL && g_hash_table_size (conn_all) == 0)
+    {
+      g_clear_pointer (&conn_all, g_hash_table_unref);
+      g_clear_pointer (&conn_per_ip, g_hash_table_unref);
+    }
+}

@@ -54,6 +54,8 @@ gboolean net_connection_limits_allow (const char *peer_address, const char **rea
 void net_connections_begin_shutdown (void);
 guint net_connections_count (void);
 void net_connections_abort_all (void);
+/* Aborts what is left and frees the registry (if nothing holds a connection). */
+void net_connections_teardown (void);
 GPtrArray *net_connections_list (void);
 /* The address of @sa as text ("unix" for AF_UNIX; v4-mapped IPv6 as IPv4). */
 char *net_sockaddr_to_string (const struct sockaddr *sa, socklen_t len, guint16 *port);

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -406,12 +407,31 @@ ports_file_write (const char *path, GError **error)
   return TRUE;
 }
 
+/* Every connection is a file descriptor: the default soft limit (1024)
+ * would cap [core] max_connections long before 20,000. */
+static void
+net_raise_fd_limit (guint max_connections)
+{
+  struct rlimit limit;
+  rlim_t wanted = (rlim_t) max_connections + net_listeners->len + 256;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted)
+    return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : MIN (wanted, limit.rlim_max);
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    getrlimit (RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted)
+    g_warning ("only %lu file descriptors are allowed (RLIMIT_NOFILE); [core] max_connections=%u "
+               "will not be reached", (unsigned long) limit.rlim_cur, max_connections);
+}
+
 gboolean
 ph_net_start (GError **error)
 {
   const PhSettings *settings = ph_settings ();
 
   net_ensure_init ();
+  net_raise_fd_limit (settings->max_connections > 0 ? settings->max_connections : 20000);
   for (guint i = 0; i < net_listeners->len; i++)
     {
       NetListener *listener = g_ptr_array_index (net_listeners, i);
@@ -560,7 +580,7 @@ ph_net_abort_all (void)
 void
 ph_net_teardown (void)
 {
-  net_connections_abort_all ();
+  net_connections_teardown ();
   g_clear_pointer (&net_listeners, g_ptr_array_unref);
   g_clear_pointer (&net_services, g_ptr_array_unref);
   g_clear_pointer (&net_counters, g_hash_table_unref);

@@ -548,6 +548,75 @@ test_output_slow_reader (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (ph_test_server_get_rss_kb (server), <, rss_before + 20 * 1024);
 }
 
+static void
+test_bytes_started_later (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+  g_autofree char *expected = g_strdup_printf ("+OK got 5 bytes %08x",
+                                               fnv1a ((const guint8 *) "ab\ncd", 5));
+
+  /* The literal is already buffered when the read starts from a timer. */
+  ph_test_client_send (client, "LATER 5\r\nab\ncdECHO next\r\n", -1);
+  expect_line (client, expected);
+  expect_line (client, "+OK next");
+}
+
+static void
+test_output_notify_drained (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+
+  /* Below the low-water mark already: the callback comes from the loop. */
+  ph_test_client_send (client, "DRAINED\r\nECHO x\r\n", -1);
+  expect_line (client, "+OK x");
+  expect_line (client, "+OK drained");
+}
+
+/* ---- sessions ---- */
+
+static void
+test_session_log_prefix (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+  g_autofree char *id_line = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *log = NULL;
+
+  ph_test_client_send (client, "ID\r\n", -1);
+  id_line = ph_test_client_expect_line_prefix (client, "+OK ");
+  ph_test_client_send (client, "USER alice@example.org\r\n", -1);
+  expect_line (client, "+OK");
+  expected = g_strdup_printf ("echo[%s] 127.0.0.1 alice@example.org: user set", id_line + 4);
+  log = ph_test_server_get_log (fixture->server);
+  g_assert_nonnull (strstr (log, expected));
+}
+
+static void
+test_idle_per_connection (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+  g_autofree char *line = NULL;
+
+  /* The service default is 300 s; this connection asks for 1 s. */
+  ph_test_client_send (client, "IDLE 1\r\n", -1);
+  expect_line (client, "+OK");
+  line = ph_test_client_read_line_timeout (client, 3000);
+  g_assert_cmpstr (line, ==, "-ERR idle timeout");
+}
+
+static void
+test_tls_handshake_timeout (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhTestClient) silent = NULL;
+
+  /* A client that never says ClientHello is dropped by the idle timeout. */
+  silent = ph_test_client_new ("127.0.0.1", ph_test_server_get_port (fixture->server, "echo", TRUE),
+                               FALSE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ph_test_client_wait_closed (silent, 4000));
+}
+
 /* ---- closing ---- */
 
 static void
@@ -881,6 +950,11 @@ main (int argc, char **argv)
   ADD ("/net/limits/per-ip", "[core]\nmax_connections_per_ip=2\n", test_limits_per_ip);
   ADD ("/net/limits/total", "[core]\nmax_connections=3\nmax_connections_per_ip=100\n", test_limits_total);
   ADD ("/net/output/slow-reader", NULL, test_output_slow_reader);
+  ADD ("/net/bytes/started-later", NULL, test_bytes_started_later);
+  ADD ("/net/output/notify-drained", NULL, test_output_notify_drained);
+  ADD ("/net/session/log-prefix", NULL, test_session_log_prefix);
+  ADD ("/net/idle/per-connection", NULL, test_idle_per_connection);
+  ADD ("/net/tls/handshake-timeout", "[test-echo]\nidle_timeout=1\n", test_tls_handshake_timeout);
   ADD ("/net/close/abort-in-callback", NULL, test_close_abort_in_callback);
   ADD ("/net/close/client-half-close", NULL, test_close_client_half_close);
   ADD ("/net/memory/idle-sessions", "[core]\nmax_connections_per_ip=1000\n", test_memory_idle_sessions);

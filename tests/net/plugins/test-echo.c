@@ -14,6 +14,11 @@
  *   BIG n          +OK big n, n bytes ('a' + i % 26), then +OK done
  *   PAUSE ms       pauses input for ms, then +OK paused ms
  *   ABORT          aborts the connection (nothing more is sent)
+ *   USER name      sets the session's user, logs "user set": +OK
+ *   ID             +OK <session id>
+ *   DRAINED        asks for a drained callback, which answers +OK drained
+ *   LATER n        starts LITERAL n from a timer, outside any callback
+ *   IDLE s         sets this connection's idle timeout: +OK
  *   QUIT           +OK bye, close
  * An over-long line gets -ERR line too long; with split_long a long line
  * is answered +OK long line N bytes. Idle timeout: -ERR idle timeout and
@@ -80,6 +85,8 @@ echo_drained (PosthornConnection *conn, gpointer user_data)
 
   if (session->big_left > 0)
     echo_big_continue (session);
+  else
+    posthorn_connection_write_string (conn, "+OK drained\r\n");
 }
 
 static gboolean
@@ -97,6 +104,17 @@ static void
 echo_tls_done (PosthornConnection *conn, gboolean success, gpointer user_data)
 {
   posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "TLS established");
+}
+
+static gboolean
+echo_later_cb (gpointer user_data)
+{
+  EchoSession *session = user_data;
+
+  session->pause_source = 0;
+  posthorn_connection_read_bytes (session->conn, session->literal_size);
+  posthorn_connection_resume_input (session->conn);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -185,6 +203,29 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
       session->pause_ms = (guint) n;
       posthorn_connection_pause_input (conn);
       session->pause_source = g_timeout_add ((guint) n, echo_pause_done, session);
+    }
+  else if (g_str_has_prefix (line, "USER "))
+    {
+      posthorn_connection_set_user (conn, line + 5);
+      posthorn_connection_set_state (conn, "auth");
+      posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "user set");
+      posthorn_connection_write_string (conn, "+OK\r\n");
+    }
+  else if (strcmp (line, "ID") == 0)
+    posthorn_connection_printf (conn, "+OK %s\r\n", posthorn_connection_get_id (conn));
+  else if (strcmp (line, "DRAINED") == 0)
+    posthorn_connection_notify_drained (conn);
+  else if (g_str_has_prefix (line, "LATER ") && echo_parse_number (line + 6, &n))
+    {
+      session->literal_size = n;
+      session->literal_hash = 2166136261u;
+      posthorn_connection_pause_input (conn);
+      session->pause_source = g_timeout_add (50, echo_later_cb, session);
+    }
+  else if (g_str_has_prefix (line, "IDLE ") && echo_parse_number (line + 5, &n) && n < 3600)
+    {
+      posthorn_connection_set_idle_timeout (conn, (guint) n);
+      posthorn_connection_write_string (conn, "+OK\r\n");
     }
   else if (strcmp (line, "ABORT") == 0)
     {
