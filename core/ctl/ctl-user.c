@@ -71,10 +71,11 @@ users_file_read (const char *path, gboolean may_be_missing, GError **error)
     }
   lines = g_strsplit (text, "\n", -1);
   n = g_strv_length (lines);
-  file->final_newline = n > 0 && lines[n - 1][0] == '\0';
-  if (file->final_newline || length == 0)
+  /* "a\nb\n" splits into a, b, "": the last piece is the final newline */
+  file->final_newline = length == 0 || (n > 0 && lines[n - 1][0] == '\0');
+  if (n > 0 && lines[n - 1][0] == '\0')
     n--;
-  for (guint i = 0; i < n && lines[i] != NULL; i++)
+  for (guint i = 0; i < n; i++)
     {
       gsize len = strlen (lines[i]);
       if (len > 0 && lines[i][len - 1] == '\r')
@@ -84,8 +85,6 @@ users_file_read (const char *path, gboolean may_be_missing, GError **error)
         }
       g_ptr_array_add (file->lines, g_strdup (lines[i]));
     }
-  if (length == 0)
-    file->final_newline = TRUE;
   return g_steal_pointer (&file);
 }
 
