@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* FETCH and UID FETCH: every RFC 3501 item plus BINARY (RFC 3516).
+ *
+ * Metadata (ENVELOPE, BODYSTRUCTURE, sizes, section offsets) comes from
+ * the PosthornMessageInfo parsed at APPEND, in one store round trip for
+ * the whole set. Message bytes are read from the store: a small message
+ * at once, a large section in pieces of FETCH_CHUNK bytes, each written
+ * only once the connection's output queue has drained (backpressure), so
+ * FETCH BODY[] of a 50 MB message keeps memory bounded. A non-PEEK body
+ * item sets \Seen first (RFC 3501 6.4.5) and the new FLAGS go into the
+ * same FETCH response. */
+#include "imap-session.h"
+
+#include <string.h>
+
+#define FETCH_CHUNK (256 * 1024)
+#define FETCH_SMALL_MESSAGE (1024 * 1024)
+
+typedef struct {
+  GString *text;        /* bytes to write, or NULL for a store range */
+  guint64 offset;
+  guint64 length;
+} Segment;
+
+typedef struct {
+  ImapSession *session;
+  GPtrArray *items;           /* of ImapFetchItem */
+  gboolean want_uid, want_flags;
+  gboolean needs_meta, needs_bytes, sets_seen;
+  GArray *uids;
+  GArray *seen_set;           /* UIDs that got \Seen from this FETCH */
+  PosthornStoreFetch *meta;
+  guint meta_index;
+  guint index;
+  gboolean some_expunged;
+  gboolean unknown_cte;
+  /* the message being written */
+  guint32 uid;
+  const PosthornStoreMessageMeta *m;
+  GBytes *whole;              /* the whole message, if it was read at once */
+  GQueue segments;
+  Segment *current;           /* a store range being streamed */
+} FetchJob;
+
+static void fetch_next_message (FetchJob *job);
+static void pump (FetchJob *job);
+
+static void
+segment_free (Segment *seg)
+{
+  if (seg->text != NULL)
+    g_string_free (seg->text, TRUE);
+  g_free (seg);
+}
+
+static void
+fetch_job_free (FetchJob *job)
+{
+  imap_session_unref (job->session);
+  g_clear_pointer (&job->uids, g_array_unref);
+  g_clear_pointer (&job->seen_set, g_array_unref);
+  g_clear_pointer (&job->meta, posthorn_store_fetch_free);
+  g_clear_pointer (&job->whole, g_bytes_unref);
+  g_queue_clear_full (&job->segments, (GDestroyNotify) segment_free);
+  g_clear_pointer (&job->current, segment_free);
+  g_free (job);
+}
+
+static gboolean
+item_is_body (const ImapFetchItem *item)
+{
+  switch (item->type)
+    {
+    case IMAP_FETCH_RFC822:
+    case IMAP_FETCH_RFC822_HEADER:
+    case IMAP_FETCH_RFC822_TEXT:
+    case IMAP_FETCH_BODY_SECTION:
+    case IMAP_FETCH_BINARY:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+item_sets_seen (const ImapFetchItem *item)
+{
+  switch (item->type)
+    {
+    case IMAP_FETCH_RFC822:
+    case IMAP_FETCH_RFC822_TEXT:
+      return TRUE;
+    case IMAP_FETCH_BODY_SECTION:
+    case IMAP_FETCH_BINARY:
+      return !item->peek;
+    default:
+      return FALSE;
+    }
+}
+
+/* "1.2.HEADER" etc. without the HEADER.FIELDS list. */
+static char *
+section_spec (const ImapSection *section, gboolean for_lookup)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint k = 0; section->part != NULL && k < section->part->len; k++)
+    g_string_append_printf (s, "%s%u", k > 0 ? "." : "", g_array_index (section->part, guint32, k));
+  switch (section->text)
+    {
+    case IMAP_SECTION_ALL:
+      break;
+    case IMAP_SECTION_HEADER:
+    case IMAP_SECTION_HEADER_FIELDS:
+    case IMAP_SECTION_HEADER_FIELDS_NOT:
+      if (s->len > 0)
+        g_string_append_c (s, '.');
+      if (for_lookup || section->text == IMAP_SECTION_HEADER)
+        g_string_append (s, "HEADER");
+      else
+        {
+          g_string_append (s, section->text == IMAP_SECTION_HEADER_FIELDS
+                              ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
+          for (guint k = 0; section->fields[k] != NULL; k++)
+            g_string_append_printf (s, "%s%s", k > 0 ? " " : "", section->fields[k]);
+          g_string_append_c (s, ')');
+        }
+      break;
+    case IMAP_SECTION_TEXT:
+      g_string_append (s, s->len > 0 ? ".TEXT" : "TEXT");
+      break;
+    case IMAP_SECTION_MIME:
+      g_string_append (s, ".MIME");
+      break;
+    }
+  return g_string_free (s, FALSE);
+}
+
+/* ---- writing ---- */
+
+static GString *
+text_segment (FetchJob *job)
+{
+  Segment *tail = g_queue_peek_tail (&job->segments);
+
+  if (tail == NULL || tail->text == NULL)
+    {
+      tail = g_new0 (Segment, 1);
+      tail->text = g_string_new (NULL);
+      g_queue_push_tail (&job->segments, tail);
+    }
+  return tail->text;
+}
+
+static void
+range_segment (FetchJob *job, guint64 offset, guint64 length)
+{
+  Segment *seg = g_new0 (Segment, 1);
+
+  seg->offset = offset;
+  seg->length = length;
+  g_queue_push_tail (&job->segments, seg);
+}
+
+/* Appends "{n}\r\n" and the bytes at @offset of the message: from memory
+ * when it was read whole, else as a store range streamed later. */
+static void
+append_message_range (FetchJob *job, guint64 offset, guint64 length)
+{
+  GString *out = text_segment (job);
+
+  g_string_append_printf (out, "{%" G_GUINT64_FORMAT "}\r\n", length);
+  if (job->whole != NULL)
+    {
+      gsize size = 0;
+      const char *data = g_bytes_get_data (job->whole, &size);
+      if (offset + length <= size)
+        g_string_append_len (out, data + offset, (gssize) length);
+      return;
+    }
+  if (length > 0)
+    range_segment (job, offset, length);
+}
+
+static void
+append_literal (GString *out, const char *data, gsize length, gboolean literal8)
+{
+  gboolean nul = memchr (data, '\0', length) != NULL;
+
+  g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n", literal8 && nul ? "~" : "", length);
+  g_string_append_len (out, data, (gssize) length);
+}
+
+static void
+apply_partial (const ImapFetchItem *item, guint64 *offset, guint64 *length)
+{
+  if (!item->partial)
+    return;
+  if (item->partial_offset >= *length)
+    {
+      *offset += *length;
+      *length = 0;
+      return;
+    }
+  *offset += item->partial_offset;
+  *length = MIN (*length - item->partial_offset, (guint64) item->partial_length);
+}
+
+static const char *
+part_encoding (PosthornMessageInfo *info, const ImapSection *section)
+{
+  g_autofree char *number = section_spec (section, TRUE);
+
+  for (guint k = 0; k < posthorn_message_info_get_n_parts (info); k++)
+    {
+      const char *num = NULL;
+      PosthornMessagePartType type;
+      gboolean is_message = FALSE;
+      const char *encoding = NULL;
+
+      posthorn_message_info_get_part (info, k, &num, &type, &is_message, NULL, NULL, NULL, NULL);
+      if (is_message || g_strcmp0 (num, number) != 0)
+        continue;
+      if (type != POSTHORN_MESSAGE_PART_LEAF)
+        return NULL;
+      posthorn_message_info_get_part_content_type (info, k, NULL, NULL, NULL, &encoding);
+      return encoding;
+    }
+  return NULL;
+}
+
+/* Renders one item of message job->m; FALSE if it cannot be sent (the
+ * item is left out, e.g. BINARY of an unknown transfer encoding). */
+static void
+render_item (FetchJob *job, const ImapFetchItem *item, guint seq)
+{
+  PosthornMessageInfo *info = job->m != NULL ? job->m->info : NULL;
+  GString *out;
+  gsize mark;
+
+  out = text_segment (job);
+  mark = out->len;
+  if (out->len > 0 && out->str[out->len - 1] != '(')
+    g_string_append_c (out, ' ');
+
+  switch (item->type)
+    {
+    case IMAP_FETCH_UID:
+    case IMAP_FETCH_FLAGS:
+    case IMAP_FETCH_MODSEQ:
+      g_string_truncate (out, mark);  /* written up front */
+      return;
+    case IMAP_FETCH_INTERNALDATE:
+      {
+        g_autofree char *date = imap_datetime_format (job->m->internal_date, 0);
+        g_string_append_printf (out, "INTERNALDATE \"%s\"", date);
+      }
+      return;
+    case IMAP_FETCH_RFC822_SIZE:
+      g_string_append_printf (out, "RFC822.SIZE %" G_GUINT64_FORMAT, job->m->size);
+      return;
+    case IMAP_FETCH_ENVELOPE:
+      g_string_append_printf (out, "ENVELOPE %s", posthorn_message_info_get_envelope (info));
+      return;
+    case IMAP_FETCH_BODY:
+      g_string_append_printf (out, "BODY %s", posthorn_message_info_get_body (info));
+      return;
+    case IMAP_FETCH_BODYSTRUCTURE:
+      g_string_append_printf (out, "BODYSTRUCTURE %s", posthorn_message_info_get_bodystructure (info));
+      return;
+    case IMAP_FETCH_RFC822:
+      g_string_append (out, "RFC822 ");
+      append_message_range (job, 0, job->m->size);
+      return;
+    case IMAP_FETCH_RFC822_HEADER:
+      g_string_append (out, "RFC822.HEADER ");
+      append_message_range (job, 0, posthorn_message_info_get_header_size (info));
+      return;
+    case IMAP_FETCH_RFC822_TEXT:
+      g_string_append (out, "RFC822.TEXT ");
+      append_message_range (job, posthorn_message_info_get_header_size (info),
+                            posthorn_message_info_get_body_size (info));
+      return;
+    case IMAP_FETCH_BINARY_SIZE:
+      {
+        g_autofree char *spec = section_spec (&item->section, TRUE);
+        guint64 size = 0;
+        g_autoptr(GError) error = NULL;
+
+        if (!posthorn_message_info_get_binary_size (info, spec, &size, &error))
+          {
+            if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED))
+              job->unknown_cte = TRUE;
+            g_string_truncate (out, mark);
+            if (!g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED))
+              g_string_append_printf (out, "%sBINARY.SIZE[%s] 0",
+                                      mark > 0 && out->str[mark - 1] != '(' ? " " : "", spec);
+            return;
+          }
+        g_string_append_printf (out, "BINARY.SIZE[%s] %" G_GUINT64_FORMAT, spec, size);
+      }
+      return;
+    case IMAP_FETCH_BINARY:
+      {
+        g_autofree char *spec = section_spec (&item->section, TRUE);
+        guint64 offset = 0, length = 0;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) decoded = NULL;
+        const char *encoding;
+        gsize dlen = 0;
+        const char *ddata;
+        guint64 poff = 0, plen;
+
+        if (!posthorn_message_info_get_section (info, spec, &offset, &length, &error))
+          {
+            g_string_append_printf (out, "BINARY[%s] NIL", spec);
+            return;
+          }
+        if (spec[0] != '\0'
+            && !posthorn_message_info_get_binary_size (info, spec, &plen, &error)
+            && g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED))
+          {
+            job->unknown_cte = TRUE;
+            g_string_truncate (out, mark);
+            return;
+          }
+        encoding = spec[0] != '\0' ? part_encoding (info, &item->section) : NULL;
+        {
+          gsize size = 0;
+          const char *data = g_bytes_get_data (job->whole, &size);
+          decoded = posthorn_message_decode_body (encoding, data + offset, (gsize) length, NULL);
+        }
+        if (decoded == NULL)
+          {
+            job->unknown_cte = TRUE;
+            g_string_truncate (out, mark);
+            return;
+          }
+        ddata = g_bytes_get_data (decoded, &dlen);
+        plen = dlen;
+        apply_partial (item, &poff, &plen);
+        g_string_append_printf (out, "BINARY[%s]", spec);
+        if (item->partial)
+          g_string_append_printf (out, "<%u>", item->partial_offset);
+        g_string_append_c (out, ' ');
+        append_literal (out, ddata + poff, (gsize) plen, TRUE);
+      }
+      return;
+    case IMAP_FETCH_BODY_SECTION:
+      {
+        g_autofree char *lookup = section_spec (&item->section, TRUE);
+        g_autofree char *shown = section_spec (&item->section, FALSE);
+        guint64 offset = 0, length = 0;
+        g_autoptr(GError) error = NULL;
+
+        g_string_append_printf (out, "BODY[%s]", shown);
+        if (item->partial)
+          g_string_append_printf (out, "<%u>", item->partial_offset);
+        g_string_append_c (out, ' ');
+        if (!posthorn_message_info_get_section (info, lookup, &offset, &length, &error))
+          {
+            g_string_append (out, "NIL");
+            return;
+          }
+        if (item->section.text == IMAP_SECTION_HEADER_FIELDS
+            || item->section.text == IMAP_SECTION_HEADER_FIELDS_NOT)
+          {
+            gsize size = 0, flen = 0;
+            const char *data = g_bytes_get_data (job->whole, &size);
+            g_autofree char *fields = posthorn_message_header_fields (
+              data + offset, (gsize) length, (const char *const *) item->section.fields,
+              item->section.text == IMAP_SECTION_HEADER_FIELDS_NOT, &flen);
+            guint64 poff = 0, plen = flen;
+
+            apply_partial (item, &poff, &plen);
+            append_literal (out, fields + poff, (gsize) plen, FALSE);
+            return;
+          }
+        apply_partial (item, &offset, &length);
+        append_message_range (job, offset, length);
+      }
+      return;
+    default:
+      g_string_truncate (out, mark);
+      return;
+    }
+}
+
+static gboolean
+item_needs_memory (const ImapFetchItem *item)
+{
+  return item->type == IMAP_FETCH_BINARY
+         || (item->type == IMAP_FETCH_BODY_SECTION
+             && (item->section.text == IMAP_SECTION_HEADER_FIELDS
+                 || item->section.text == IMAP_SECTION_HEADER_FIELDS_NOT));
+}
+
+static void
+render_message (FetchJob *job)
+{
+  ImapSession *session = job->session;
+  guint seq = posthorn_mailbox_view_lookup_uid (session->view, job->uid);
+  GString *out = text_segment (job);
+  gboolean seen_now = job->seen_set != NULL && job->seen_set->len > 0;
+  gboolean flags = job->want_flags;
+
+  if (seen_now && !flags)
+    for (guint k = 0; k < job->seen_set->len; k++)
+      if (g_array_index (job->seen_set, guint32, k) == job->uid)
+        flags = TRUE;
+  g_string_append_printf (out, "* %u FETCH (", seq);
+  if (job->want_uid)
+    g_string_append_printf (out, "UID %u", job->uid);
+  if (flags)
+    {
+      g_string_append (out, job->want_uid ? " FLAGS " : "FLAGS ");
+      imap_session_append_flags (session, out, seq);
+    }
+  for (guint k = 0; k < job->items->len; k++)
+    render_item (job, g_ptr_array_index (job->items, k), seq);
+  g_string_append (text_segment (job), ")\r\n");
+  pump (job);
+}
+
+/* ---- streaming ---- */
+
+static void
+pump_drained (ImapSession *session, gpointer user_data)
+{
+  pump (user_data);
+}
+
+static void
+range_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FetchJob *job = user_data;
+  ImapSession *session = job->session;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = posthorn_store_read_finish (result, &error);
+  gsize n = 0;
+  const guint8 *data;
+
+  if (imap_session_is_closed (session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      /* the message vanished under us: the literal cannot be completed */
+      posthorn_connection_log (session->conn, G_LOG_LEVEL_WARNING, "FETCH read failed: %s",
+                               error != NULL ? error->message : "short message");
+      imap_session_write_literal (session, "* BYE Internal error reading a message.\r\n");
+      session->state = IMAP_STATE_LOGOUT;
+      posthorn_connection_close (session->conn);
+      fetch_job_free (job);
+      return;
+    }
+  data = g_bytes_get_data (bytes, &n);
+  n = (gsize) MIN ((guint64) n, job->current->length);
+  imap_session_write (session, data, n);
+  job->current->offset += n;
+  job->current->length -= n;
+  if (job->current->length == 0)
+    g_clear_pointer (&job->current, segment_free);
+  pump (job);
+}
+
+static void
+pump (FetchJob *job)
+{
+  ImapSession *session = job->session;
+
+  if (imap_session_is_closed (session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  for (;;)
+    {
+      Segment *seg;
+
+      if (posthorn_connection_output_is_full (session->conn))
+        {
+          imap_session_when_drained (session, pump_drained, job);
+          return;
+        }
+      if (job->current != NULL)
+        {
+          posthorn_store_read_async (session->user, session->selected,
+                                     posthorn_mailbox_view_get_uidvalidity (session->view),
+                                     job->uid, job->current->offset,
+                                     (gsize) MIN (job->current->length, (guint64) FETCH_CHUNK),
+                                     session->cancellable, range_read, job);
+          return;
+        }
+      seg = g_queue_pop_head (&job->segments);
+      if (seg == NULL)
+        break;
+      if (seg->text != NULL)
+        {
+          imap_session_write_string (session, seg->text);
+          segment_free (seg);
+          continue;
+        }
+      job->current = seg;
+    }
+  g_clear_pointer (&job->whole, g_bytes_unref);
+  job->index++;
+  fetch_next_message (job);
+}
+
+static void
+whole_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FetchJob *job = user_data;
+  g_autoptr(GError) error = NULL;
+
+  job->whole = posthorn_store_read_finish (result, &error);
+  if (imap_session_is_closed (job->session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  if (job->whole == NULL)
+    {
+      /* expunged meanwhile */
+      job->some_expunged = TRUE;
+      job->index++;
+      fetch_next_message (job);
+      return;
+    }
+  render_message (job);
+}
+
+static void
+fetch_finish (FetchJob *job)
+{
+  ImapSession *session = job->session;
+
+  if (job->unknown_cte)
+    imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "UNKNOWN-CTE",
+                         "Unknown Content-Transfer-Encoding.");
+  else if (job->some_expunged)
+    imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "EXPUNGEISSUED",
+                         "Some messages were expunged meanwhile.");
+  else
+    imap_session_finish (session, IMAP_SYNC_WANTED, "OK", NULL, "Fetch completed.");
+  fetch_job_free (job);
+}
+
+static void
+fetch_next_message (FetchJob *job)
+{
+  ImapSession *session = job->session;
+
+  while (job->index < job->uids->len)
+    {
+      gboolean memory = FALSE;
+
+      job->uid = g_array_index (job->uids, guint32, job->index);
+      job->m = NULL;
+      if (job->meta != NULL)
+        {
+          while (job->meta_index < posthorn_store_fetch_get_count (job->meta)
+                 && posthorn_store_fetch_get (job->meta, job->meta_index)->uid < job->uid)
+            job->meta_index++;
+          if (job->meta_index < posthorn_store_fetch_get_count (job->meta)
+              && posthorn_store_fetch_get (job->meta, job->meta_index)->uid == job->uid)
+            job->m = posthorn_store_fetch_get (job->meta, job->meta_index);
+        }
+      if (job->needs_meta && job->m == NULL)
+        {
+          job->some_expunged = TRUE;
+          job->index++;
+          continue;
+        }
+      for (guint k = 0; k < job->items->len; k++)
+        if (item_needs_memory (g_ptr_array_index (job->items, k)))
+          memory = TRUE;
+      if (job->needs_bytes && (memory || job->m->size <= FETCH_SMALL_MESSAGE))
+        {
+          posthorn_store_read_async (session->user, session->selected,
+                                     posthorn_mailbox_view_get_uidvalidity (session->view),
+                                     job->uid, 0, (gsize) job->m->size, session->cancellable,
+                                     whole_read, job);
+          return;
+        }
+      render_message (job);
+      return;
+    }
+  fetch_finish (job);
+}
+
+static void
+fetch_meta_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FetchJob *job = user_data;
+  g_autoptr(GError) error = NULL;
+
+  job->meta = posthorn_store_fetch_finish (result, &error);
+  if (imap_session_is_closed (job->session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  if (job->meta == NULL)
+    {
+      imap_session_finish_error (job->session, error, FALSE);
+      fetch_job_free (job);
+      return;
+    }
+  fetch_next_message (job);
+}
+
+static void
+fetch_start (FetchJob *job)
+{
+  ImapSession *session = job->session;
+
+  if (job->needs_meta)
+    posthorn_store_fetch_async (session->user, session->selected,
+                                posthorn_mailbox_view_get_uidvalidity (session->view),
+                                (const guint32 *) job->uids->data, job->uids->len,
+                                session->cancellable, fetch_meta_done, job);
+  else
+    fetch_next_message (job);
+}
+
+static void
+seen_synced (ImapSession *session, gpointer user_data)
+{
+  FetchJob *job = user_data;
+
+  if (imap_session_is_closed (session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  fetch_start (job);
+}
+
+static void
+seen_stored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FetchJob *job = user_data;
+  g_autoptr(PosthornStoreChanges) changes = posthorn_store_changes_finish (result, NULL);
+
+  if (imap_session_is_closed (job->session))
+    {
+      fetch_job_free (job);
+      return;
+    }
+  /* the view learns the new flags; they go into the FETCH responses */
+  imap_session_sync (job->session, !job->session->cmd->uid, job->seen_set, seen_synced, job);
+}
+
+/* Shared with SEARCH/STORE: resolves the command's set, replying BAD for
+ * sequence numbers past the end. NULL if the command was answered. */
+GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
+GArray *
+imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set)
+{
+  if (!session->cmd->uid && !set->saved)
+    {
+      g_autoptr(ImapRangeList) list = imap_seqset_resolve (set, posthorn_mailbox_view_get_count (session->view));
+      if (list == NULL || imap_range_list_max (list) > posthorn_mailbox_view_get_count (session->view)
+          || (imap_range_list_is_empty (list) && posthorn_mailbox_view_get_count (session->view) == 0
+              && !imap_seqset_has_star (set)))
+        {
+          imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "Invalid message sequence number");
+          return NULL;
+        }
+    }
+  return imap_session_resolve_set (session, set, session->cmd->uid);
+}
+
+void
+imap_cmd_fetch (ImapSession *session)
+{
+  ImapCommand *cmd = session->cmd;
+  FetchJob *job;
+  GArray *uids;
+
+  if (cmd->u.fetch.has_changedsince || cmd->u.fetch.vanished)
+    {
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "CONDSTORE is not supported");
+      return;
+    }
+  for (guint k = 0; k < cmd->u.fetch.items->len; k++)
+    if (((ImapFetchItem *) g_ptr_array_index (cmd->u.fetch.items, k))->type == IMAP_FETCH_MODSEQ)
+      {
+        imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "MODSEQ is not supported");
+        return;
+      }
+  uids = imap_fetch_resolve_or_reply (session, cmd->u.fetch.set);
+  if (uids == NULL)
+    return;
+
+  job = g_new0 (FetchJob, 1);
+  job->session = imap_session_ref (session);
+  job->items = cmd->u.fetch.items;
+  job->uids = uids;
+  job->want_uid = cmd->uid;
+  g_queue_init (&job->segments);
+  for (guint k = 0; k < job->items->len; k++)
+    {
+      const ImapFetchItem *item = g_ptr_array_index (job->items, k);
+      if (item->type == IMAP_FETCH_UID)
+        job->want_uid = TRUE;
+      else if (item->type == IMAP_FETCH_FLAGS)
+        job->want_flags = TRUE;
+      else
+        job->needs_meta = TRUE;
+      if (item_is_body (item))
+        job->needs_bytes = TRUE;
+      if (item_sets_seen (item))
+        job->sets_seen = TRUE;
+    }
+  if (job->sets_seen && !session->read_only)
+    {
+      job->seen_set = g_array_new (FALSE, FALSE, sizeof (guint32));
+      for (guint k = 0; k < uids->len; k++)
+        {
+          guint32 uid = g_array_index (uids, guint32, k);
+          guint seq = posthorn_mailbox_view_lookup_uid (session->view, uid);
+          if ((posthorn_mailbox_view_get_flags (session->view, seq) & POSTHORN_MESSAGE_SEEN) == 0)
+            g_array_append_val (job->seen_set, uid);
+        }
+      if (job->seen_set->len > 0)
+        {
+          posthorn_store_store_flags_async (session->user, session->selected,
+                                            posthorn_mailbox_view_get_uidvalidity (session->view),
+                                            (const guint32 *) job->seen_set->data,
+                                            job->seen_set->len, POSTHORN_FLAGS_ADD,
+                                            POSTHORN_MESSAGE_SEEN, NULL, 0, session->cancellable,
+                                            seen_stored, job);
+          return;
+        }
+    }
+  fetch_start (job);
+}
