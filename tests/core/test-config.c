@@ -522,7 +522,7 @@ main (int argc, char **argv)
     { "/core/daemon/reload-failure", test_reload_failure },
   };
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   /* The daemon logs a failed reload as a warning; that is not a test failure. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   for (gsize i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -218,7 +218,7 @@ test_root_needs_user (Fixture *f, gconstpointer unused)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add ("/core/daemon/lifecycle", Fixture, NULL, fixture_set_up, test_lifecycle,
               fixture_tear_down);
   g_test_add ("/core/daemon/root-needs-user", Fixture, NULL, fixture_set_up,
