@@ -80,6 +80,8 @@ struct _PosthornConnection {
   gboolean accepted;
   gpointer user_data;
   GDestroyNotify destroy;
+  gpointer old_user_data;        /* a replaced handler's data, freed on leave */
+  GDestroyNotify old_destroy;
 
   /* input */
   guint8 *in_buf;
@@ -280,11 +282,24 @@ conn_enter (PosthornConnection *conn)
 }
 
 static void
+conn_release_old_handler (PosthornConnection *conn)
+{
+  GDestroyNotify destroy = conn->old_destroy;
+  gpointer data = conn->old_user_data;
+
+  conn->old_destroy = NULL;
+  conn->old_user_data = NULL;
+  if (destroy != NULL)
+    destroy (data);
+}
+
+static void
 conn_leave (PosthornConnection *conn)
 {
   g_assert (conn->depth > 0);
   if (--conn->depth == 0)
     {
+      conn_release_old_handler (conn);
       if (conn->in_start == conn->in_end)
         {
           conn->in_start = conn->in_end = 0;
@@ -524,6 +539,7 @@ static void
 conn_free (PosthornConnection *conn)
 {
   g_assert (conn->life == LIFE_CLOSED || conn->fd < 0);
+  conn_release_old_handler (conn);
   g_free (conn->in_buf);
   g_queue_clear_full (&conn->out_queue, (GDestroyNotify) g_bytes_unref);
   if (conn->out_tail != NULL)
@@ -1172,7 +1188,14 @@ posthorn_connection_set_handler (PosthornConnection *conn,
   g_return_if_fail (!conn->closed_notified);
 
   if (conn->has_handler && conn->destroy != NULL && conn->user_data != user_data)
-    conn->destroy (conn->user_data);
+    {
+      /* The old handler may be the one running: free its data afterwards. */
+      conn_release_old_handler (conn);
+      conn->old_user_data = conn->user_data;
+      conn->old_destroy = conn->destroy;
+      if (conn->depth == 0)
+        conn_release_old_handler (conn);
+    }
   memset (&conn->handler, 0, sizeof conn->handler);
   memcpy (&conn->handler, handler, MIN (handler->struct_size, sizeof conn->handler));
   conn->handler.struct_size = sizeof conn->handler;

@@ -575,6 +575,19 @@ test_output_notify_drained (Fixture *fixture, gconstpointer data)
 /* ---- sessions ---- */
 
 static void
+test_session_switch_handler (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+
+  ph_test_client_send (client, "SWITCH\r\nECHO after switch\r\nSWITCH\r\nQUIT\r\n", -1);
+  expect_line (client, "+OK switched");
+  expect_line (client, "+OK after switch");
+  expect_line (client, "+OK switched");
+  expect_line (client, "+OK bye");
+  g_assert_true (ph_test_client_wait_closed (client, 3000));
+}
+
+static void
 test_session_log_prefix (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
@@ -953,6 +966,7 @@ main (int argc, char **argv)
   ADD ("/net/bytes/started-later", NULL, test_bytes_started_later);
   ADD ("/net/output/notify-drained", NULL, test_output_notify_drained);
   ADD ("/net/session/log-prefix", NULL, test_session_log_prefix);
+  ADD ("/net/session/switch-handler", NULL, test_session_switch_handler);
   ADD ("/net/idle/per-connection", NULL, test_idle_per_connection);
   ADD ("/net/tls/handshake-timeout", "[test-echo]\nidle_timeout=1\n", test_tls_handshake_timeout);
   ADD ("/net/close/abort-in-callback", NULL, test_close_abort_in_callback);

@@ -66,7 +66,9 @@ typedef struct {
 } PosthornConnectionHandler;
 
 /* Installs the protocol's handler; call it from the service's accept
- * callback. @destroy frees @user_data after closed. */
+ * callback. @destroy frees @user_data after closed. Calling it again
+ * switches handlers (e.g. for a data phase); the previous @destroy runs
+ * once the callback that switched has returned. */
 void posthorn_connection_set_handler (PosthornConnection *conn,
                                       const PosthornConnectionHandler *handler,
                                       gpointer user_data,

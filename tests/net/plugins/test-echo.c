@@ -19,6 +19,7 @@
  *   DRAINED        asks for a drained callback, which answers +OK drained
  *   LATER n        starts LITERAL n from a timer, outside any callback
  *   IDLE s         sets this connection's idle timeout: +OK
+ *   SWITCH         installs a fresh handler state: +OK switched
  *   QUIT           +OK bye, close
  * An over-long line gets -ERR line too long; with split_long a long line
  * is answered +OK long line N bytes. Idle timeout: -ERR idle timeout and
@@ -45,6 +46,7 @@ typedef struct {
 } EchoSession;
 
 static GBytes *echo_big_chunk;
+static const PosthornConnectionHandler echo_handler;
 
 static void
 echo_session_free (gpointer data)
@@ -226,6 +228,14 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
     {
       posthorn_connection_set_idle_timeout (conn, (guint) n);
       posthorn_connection_write_string (conn, "+OK\r\n");
+    }
+  else if (strcmp (line, "SWITCH") == 0)
+    {
+      /* A new handler state; this one stays usable until we return. */
+      EchoSession *next = g_new0 (EchoSession, 1);
+      next->conn = conn;
+      posthorn_connection_set_handler (conn, &echo_handler, next, echo_session_free);
+      posthorn_connection_write_string (session->conn, "+OK switched\r\n");
     }
   else if (strcmp (line, "ABORT") == 0)
     {
