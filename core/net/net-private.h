@@ -22,6 +22,8 @@ struct _PosthornService {
   gsize max_line_length;
   guint idle_timeout;
   char *refusal_line;
+  gint64 refusal_logged_at;    /* monotonic; refusals are logged once a second */
+  guint refusals_unlogged;
 };
 
 /* One bound (or to-be-bound) socket. A "*:PORT" entry becomes two: an IPv4

@@ -498,10 +498,24 @@ listener_retry_cb (gpointer user_data)
 static void
 listener_refuse (NetListener *listener, int fd, const char *peer, const char *reason)
 {
-  const char *line = listener->service->refusal_line;
+  PosthornService *service = listener->service;
+  const char *line = service->refusal_line;
+  gint64 now = g_get_monotonic_time ();
 
-  g_message ("%s: refused a connection from %s: %s", listener->service->name, peer, reason);
-  net_service_count (listener->service, "connections_refused", 1);
+  /* A flood of refusals must not become a flood of log lines. */
+  if (now - service->refusal_logged_at >= G_USEC_PER_SEC)
+    {
+      if (service->refusals_unlogged > 0)
+        g_message ("%s: refused a connection from %s: %s (%u more refused since the last such line)",
+                   service->name, peer, reason, service->refusals_unlogged);
+      else
+        g_message ("%s: refused a connection from %s: %s", service->name, peer, reason);
+      service->refusal_logged_at = now;
+      service->refusals_unlogged = 0;
+    }
+  else
+    service->refusals_unlogged++;
+  net_service_count (service, "connections_refused", 1);
   /* A fresh socket has room for one short line; a failure is not worth
    * more than the log line above. */
   if (!listener->tls && line != NULL && line[0] != '\0')

@@ -469,6 +469,7 @@ check_limit (PhTestServer *server, guint limit)
   g_autoptr (PhTestClient) refused = NULL;
   g_autoptr (PhTestClient) again = NULL;
   g_autofree char *line = NULL;
+  g_autofree char *log = NULL;
   gint64 deadline;
 
   for (guint i = 0; i < limit; i++)
@@ -476,6 +477,8 @@ check_limit (PhTestServer *server, guint limit)
   refused = ph_test_client_connect (server, "echo", FALSE);
   expect_line (refused, "-ERR too many connections");
   g_assert_true (ph_test_client_wait_closed (refused, 3000));
+  log = ph_test_server_get_log (server);
+  g_assert_nonnull (strstr (log, "echo: refused a connection from 127.0.0.1: [core] max_connections"));
 
   /* A slot frees up when a session ends. */
   ph_test_client_send (g_ptr_array_index (clients, 0), "QUIT\r\n", -1);
@@ -508,11 +511,11 @@ test_limits_total (Fixture *fixture, gconstpointer data)
 /* ---- back-pressure ---- */
 
 static void
-test_output_slow_reader (Fixture *fixture, gconstpointer data)
+check_slow_reader (Fixture *fixture, gboolean tls, guint64 total)
 {
   PhTestServer *server = fixture->server;
-  g_autoptr (PhTestClient) client = echo_connect (server, FALSE);
-  const guint64 total = 200000000;
+  g_autoptr (PhTestClient) client = echo_connect (server, tls);
+  g_autofree char *header = g_strdup_printf ("+OK big %" G_GUINT64_FORMAT, total);
   guint64 rss_before = ph_test_server_get_rss_kb (server);
   guint64 rss_during = 0;
   guint64 received = 0;
@@ -528,7 +531,7 @@ test_output_slow_reader (Fixture *fixture, gconstpointer data)
                   rss_before, rss_during);
   g_assert_cmpuint (rss_during, <, rss_before + 20 * 1024);
 
-  expect_line (client, "+OK big 200000000");
+  expect_line (client, header);
   ph_test_client_set_timeout (client, 20000);
   while (received < total)
     {
@@ -570,6 +573,18 @@ test_output_notify_drained (Fixture *fixture, gconstpointer data)
   ph_test_client_send (client, "DRAINED\r\nECHO x\r\n", -1);
   expect_line (client, "+OK x");
   expect_line (client, "+OK drained");
+}
+
+static void
+test_output_slow_reader (Fixture *fixture, gconstpointer data)
+{
+  check_slow_reader (fixture, FALSE, 200000000);
+}
+
+static void
+test_output_slow_reader_tls (Fixture *fixture, gconstpointer data)
+{
+  check_slow_reader (fixture, TRUE, 30000000);
 }
 
 /* ---- sessions ---- */
@@ -963,6 +978,7 @@ main (int argc, char **argv)
   ADD ("/net/limits/per-ip", "[core]\nmax_connections_per_ip=2\n", test_limits_per_ip);
   ADD ("/net/limits/total", "[core]\nmax_connections=3\nmax_connections_per_ip=100\n", test_limits_total);
   ADD ("/net/output/slow-reader", NULL, test_output_slow_reader);
+  ADD ("/net/output/slow-reader-tls", NULL, test_output_slow_reader_tls);
   ADD ("/net/bytes/started-later", NULL, test_bytes_started_later);
   ADD ("/net/output/notify-drained", NULL, test_output_notify_drained);
   ADD ("/net/session/log-prefix", NULL, test_session_log_prefix);
