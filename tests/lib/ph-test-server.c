@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -207,6 +208,14 @@ server_parse_ports (PhTestServer *server, const char *text)
   return TRUE;
 }
 
+/* In the child: if the test process dies (a failed assertion aborts it,
+ * meson kills it on a timeout), the daemon must not linger. */
+static void
+server_child_setup (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 gboolean
 ph_test_server_start (PhTestServer *server, GError **error)
 {
@@ -231,7 +240,7 @@ ph_test_server_start (PhTestServer *server, GError **error)
   argv[5] = "--foreground";
   argv[6] = NULL;
   ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                         NULL, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                         server_child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
                                          &server->pid, NULL, NULL, NULL, error);
   close (log_fd);
   if (!ok)

@@ -72,7 +72,8 @@ void ph_test_server_set_tls (PhTestServer *server, gboolean enabled);
 
 /* Writes the config, runs `$POSTHORND -c CONFIG --ports-file DIR/ports
  * --foreground` (its stdout and stderr go to DIR/posthornd.log) and waits
- * up to 10 s for the ports file. On failure (the daemon exited, e.g. on a
+ * up to 10 s for the ports file. The daemon gets SIGTERM if the test
+ * process dies first (PR_SET_PDEATHSIG). On failure (the daemon exited, e.g. on a
  * config error, or timed out) returns FALSE and @error holds the exit
  * status and the daemon's output. */
 gboolean ph_test_server_start (PhTestServer *server, GError **error);
