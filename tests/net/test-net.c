@@ -596,6 +596,50 @@ test_output_slow_reader_tls (Fixture *fixture, gconstpointer data)
 /* ---- sessions ---- */
 
 static void
+test_session_list_and_counters (Fixture *fixture, gconstpointer data)
+{
+  PhTestServer *server = fixture->server;
+  g_autoptr (PhTestClient) alice = echo_connect (server, FALSE);
+  g_autoptr (PhTestClient) bob = echo_connect (server, TRUE);
+  g_autoptr (PhTestClient) refused = NULL;
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *alice_id = NULL;
+  g_autofree char *line = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean seen_alice = FALSE;
+
+  ph_test_client_send (alice, "ID\r\nUSER alice@example.org\r\n", -1);
+  alice_id = ph_test_client_expect_line_prefix (alice, "+OK ");
+  expect_line (alice, "+OK");
+  refused = ph_test_client_connect (server, "echo", FALSE);
+  expect_line (refused, "-ERR too many connections");
+
+  ph_test_client_send (bob, "STATS\r\n", -1);
+  while ((line = ph_test_client_read_line (bob)) != NULL && line[0] == '*')
+    {
+      g_auto (GStrv) fields = g_strsplit (line, " ", -1);
+      g_assert_cmpuint (g_strv_length (fields), ==, 6);
+      g_assert_cmpstr (fields[2], ==, "127.0.0.1");
+      g_assert_cmpint (ABS (g_ascii_strtoll (fields[5], NULL, 10) - now), <, 30);
+      if (strcmp (fields[1], alice_id + 4) == 0)
+        {
+          g_assert_cmpstr (fields[3], ==, "alice@example.org");
+          g_assert_cmpstr (fields[4], ==, "auth");
+          seen_alice = TRUE;
+        }
+      else
+        {
+          g_assert_cmpstr (fields[3], ==, "-");
+          g_assert_cmpstr (fields[4], ==, "new");
+        }
+      g_ptr_array_add (lines, g_steal_pointer (&line));
+    }
+  g_assert_cmpuint (lines->len, ==, 2);
+  g_assert_true (seen_alice);
+  g_assert_cmpstr (line, ==, "+OK connections=2 refused=1");
+}
+
+static void
 test_session_switch_handler (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
@@ -989,6 +1033,7 @@ main (int argc, char **argv)
   ADD ("/net/output/notify-drained", NULL, test_output_notify_drained);
   ADD ("/net/session/log-prefix", NULL, test_session_log_prefix);
   ADD ("/net/session/switch-handler", NULL, test_session_switch_handler);
+  ADD ("/net/session/list-and-counters", "[core]\nmax_connections=2\n", test_session_list_and_counters);
   ADD ("/net/idle/per-connection", NULL, test_idle_per_connection);
   ADD ("/net/tls/handshake-timeout", "[test-echo]\nidle_timeout=1\n", test_tls_handshake_timeout);
   ADD ("/net/close/abort-in-callback", NULL, test_close_abort_in_callback);

@@ -20,6 +20,10 @@
  *   LATER n        starts LITERAL n from a timer, outside any callback
  *   IDLE s         sets this connection's idle timeout: +OK
  *   SWITCH         installs a fresh handler state: +OK switched
+ *   STATS          one "* ID PEER USER STATE" line per open session (from
+ *                  ph_net_sessions()), then +OK connections=N refused=N
+ *                  (ph_net_counters(); the test plugin may use the core's
+ *                  private interface, a real plugin may not)
  *   QUIT           +OK bye, close
  * An over-long line gets -ERR line too long; with split_long a long line
  * is answered +OK long line N bytes. Idle timeout: -ERR idle timeout and
@@ -28,6 +32,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <posthorn/posthorn.h>
+#include "ph-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +122,31 @@ echo_later_cb (gpointer user_data)
   posthorn_connection_read_bytes (session->conn, session->literal_size);
   posthorn_connection_resume_input (session->conn);
   return G_SOURCE_REMOVE;
+}
+
+static void
+echo_stats (PosthornConnection *conn)
+{
+  g_autoptr (GPtrArray) sessions = ph_net_sessions ();
+  GHashTable *counters = ph_net_counters ();
+  guint64 *connections = g_hash_table_lookup (counters, "echo.connections");
+  guint64 *refused = g_hash_table_lookup (counters, "echo.connections_refused");
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      PosthornConnection *other = g_ptr_array_index (sessions, i);
+      const char *user = posthorn_connection_get_user (other);
+      posthorn_connection_printf (conn, "* %s %s %s %s %" G_GINT64_FORMAT "\r\n",
+                                  posthorn_connection_get_id (other),
+                                  posthorn_connection_get_peer_address (other),
+                                  user != NULL ? user : "-",
+                                  ph_net_connection_get_state (other),
+                                  ph_net_connection_get_start_time (other));
+    }
+  posthorn_connection_printf (conn, "+OK connections=%" G_GUINT64_FORMAT
+                              " refused=%" G_GUINT64_FORMAT "\r\n",
+                              connections != NULL ? *connections : 0,
+                              refused != NULL ? *refused : 0);
 }
 
 static gboolean
@@ -237,6 +267,8 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
       posthorn_connection_set_handler (conn, &echo_handler, next, echo_session_free);
       posthorn_connection_write_string (session->conn, "+OK switched\r\n");
     }
+  else if (strcmp (line, "STATS") == 0)
+    echo_stats (conn);
   else if (strcmp (line, "ABORT") == 0)
     {
       /* Aborting drops queued output; later writes are dropped too. */
