@@ -595,8 +595,8 @@ conn_notify_closed (PosthornConnection *conn)
   posthorn_connection_unref (conn);
 }
 
-/* Closes the socket now. The closed notification follows from the main
- * loop (or right away when no protocol callback is running and @now). */
+/* Closes the socket now and drops queued output. The closed notification
+ * follows from the main loop (net_connections_abort_all() sends it at once). */
 static void
 conn_finish (PosthornConnection *conn, const char *reason)
 {
@@ -690,6 +690,7 @@ conn_read_some (PosthornConnection *conn)
     }
   if (n == 0)
     return READ_EOF;
+  net_service_count (conn->service, "bytes_in", (guint64) n);
   conn->in_end += (gsize) n;
   conn->last_activity = g_get_monotonic_time ();
   return READ_DATA;
@@ -950,6 +951,7 @@ conn_flush (PosthornConnection *conn)
           if (conn->tls_state == TLS_WAIT_FLUSH)
             conn->tls_plain_left -= (gsize) n;
         }
+      net_service_count (conn->service, "bytes_out", (guint64) n);
       conn->out_offset += (gsize) n;
       conn->out_pending -= (gsize) n;
       conn->last_activity = g_get_monotonic_time ();
@@ -1557,6 +1559,26 @@ net_connections_begin_shutdown (void)
         posthorn_connection_close (conn);
       conn_leave (conn);
     }
+}
+
+void
+ph_net_connection_shutdown (PosthornConnection *conn)
+{
+  g_return_if_fail (conn != NULL);
+
+  if (conn->life != LIFE_OPEN)
+    return;
+  if (!conn->accepted || !conn->has_handler)
+    {
+      conn_finish (conn, "closed by the administrator");
+      return;
+    }
+  conn_enter (conn);
+  if (conn->handler.shutdown != NULL)
+    conn->handler.shutdown (conn, conn->user_data);
+  else
+    posthorn_connection_close (conn);
+  conn_leave (conn);
 }
 
 void
