@@ -225,6 +225,7 @@ ph_daemon_start (GError **error)
   signal_sources[1] = g_unix_signal_add (SIGINT, daemon_on_stop_signal, NULL);
   signal_sources[2] = g_unix_signal_add (SIGHUP, daemon_on_hangup, NULL);
 
+  ph_dbus_start ();
   daemon_notify ("READY=1");
   g_message ("posthornd %s ready", POSTHORN_VERSION);
   return TRUE;
@@ -279,6 +280,7 @@ ph_daemon_unload (void)
   /* Work in flight may still use plugin state: let it finish first. */
   ph_worker_shutdown ();
   ph_plugins_shutdown ();
+  ph_dbus_stop ();
   ph_net_teardown ();
   ph_tls_teardown ();
   ph_plugins_unload ();

@@ -178,6 +178,9 @@ GPtrArray *ph_net_sessions (void);
 const char *ph_net_connection_get_state (PosthornConnection *conn);
 /* When the connection was accepted, in unix seconds. */
 gint64 ph_net_connection_get_start_time (PosthornConnection *conn);
+/* Asks one connection to close the way daemon shutdown does: its
+ * handler's shutdown callback (the protocol's goodbye), or a close. */
+void ph_net_connection_shutdown (PosthornConnection *conn);
 
 /* ---- plugins (plugin-loader.c) ---- */
 
@@ -209,6 +212,16 @@ void ph_plugins_unload (void);
 gboolean ph_plugins_reload (GError **error);
 /* The loaded plugin named @name, or NULL. */
 PosthornPlugin *ph_plugin_lookup (const char *name);
+
+/* ---- the status interface (dbus/) ---- */
+
+/* Records the start time and, unless [dbus] bus=none, connects to the bus
+ * and owns org.posthorn.Posthorn1 in the background. Never fails: when the
+ * bus or the name is unavailable it logs one warning and mail goes on. */
+void ph_dbus_start (void);
+/* Leaves the bus and forgets the status state (plugin properties, core
+ * counters). */
+void ph_dbus_stop (void);
 
 /* Sets what posthorn_core_get_hostname() returns (the smtp plugin's
  * [smtp] hostname); NULL goes back to the system host name. */

@@ -17,4 +17,5 @@
 #include <posthorn/posthorn-auth.h>
 #include <posthorn/posthorn-message.h>
 #include <posthorn/posthorn-store.h>
+#include <posthorn/posthorn-status.h>
 #undef POSTHORN_INSIDE
