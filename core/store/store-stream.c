@@ -15,6 +15,7 @@ struct _StoreStream {
   guint32 uidvalidity;
   guint32 uid;
   guint64 offset;
+  GError *invalid;
 };
 
 G_DEFINE_FINAL_TYPE (StoreStream, store_stream, G_TYPE_INPUT_STREAM)
@@ -29,6 +30,11 @@ store_stream_read (GInputStream *stream, void *buffer, gsize count,
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return -1;
+  if (self->invalid != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->invalid));
+      return -1;
+    }
   b = store_backend_acquire (error);
   if (b == NULL)
     return -1;
@@ -53,6 +59,7 @@ store_stream_finalize (GObject *object)
 
   g_free (self->user);
   g_free (self->mailbox);
+  g_clear_error (&self->invalid);
   G_OBJECT_CLASS (store_stream_parent_class)->finalize (object);
 }
 
@@ -78,7 +85,8 @@ posthorn_store_open_stream (PosthornStoreUser *user, const char *mailbox, guint3
   StoreStream *self = g_object_new (STORE_TYPE_STREAM, NULL);
 
   self->user = g_strdup (user->name);
-  self->mailbox = g_strdup (mailbox);
+  /* A bad name never reaches the store: every read fails with it. */
+  self->mailbox = posthorn_store_normalize_mailbox_name (mailbox, &self->invalid);
   self->uidvalidity = uidvalidity;
   self->uid = uid;
   return G_INPUT_STREAM (self);

@@ -68,6 +68,16 @@ static const char *const sqlite_store_migrations[] = {
   /* SEARCH TEXT / BODY; rowid is the body id. */
   "CREATE VIRTUAL TABLE search USING fts5 ("
   "  header_text, body_text, tokenize = 'trigram');",
+
+  /* 1 -> 2: a packed snapshot of each big mailbox's message list (UIDs,
+   * flags, MODSEQs, keywords as of one MODSEQ), so SELECT reads one blob
+   * plus what changed since instead of every row; and tombstones by
+   * MODSEQ for resync. */
+  "CREATE TABLE snapshots ("
+  "  mailbox_id INTEGER PRIMARY KEY,"
+  "  modseq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL);"
+  "CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);",
 };
 
 #define SQLITE_STORE_SCHEMA_VERSION ((int) G_N_ELEMENTS (sqlite_store_migrations))
@@ -270,6 +280,19 @@ sqlite_store_writer (SqliteStore *store, GError **error)
   return store->writer;
 }
 
+SqliteConn *
+sqlite_store_writer_relaxed (SqliteStore *store, GError **error)
+{
+  g_mutex_lock (&store->write_lock);
+  store->relaxed = TRUE;
+  if (!sqlite_store_exec (store->writer, "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE", error))
+    {
+      sqlite_store_writer_done (store, FALSE, NULL);
+      return NULL;
+    }
+  return store->writer;
+}
+
 gboolean
 sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **error)
 {
@@ -277,6 +300,11 @@ sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **error)
     ok = sqlite_store_exec (store->writer, "COMMIT", error);
   if (!ok && !sqlite3_get_autocommit (store->writer->db))
     sqlite3_exec (store->writer->db, "ROLLBACK", NULL, NULL, NULL);
+  if (store->relaxed)
+    {
+      sqlite3_exec (store->writer->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+      store->relaxed = FALSE;
+    }
   g_mutex_unlock (&store->write_lock);
   return ok;
 }

@@ -12,8 +12,14 @@ sqlite_plugin_init (PosthornPlugin *plugin, GError **error)
   g_autofree char *path = NULL;
   SqliteStore *store;
 
+  guint64 snapshot_min, snapshot_delta;
+
   if (!posthorn_config_get_path (plugin, "path", default_path, POSTHORN_PATH_PARENT_EXISTS,
-                                 &path, error))
+                                 &path, error) ||
+      !posthorn_config_get_uint64 (plugin, "snapshot_min_messages", 1024, 1, G_MAXUINT32, FALSE,
+                                   &snapshot_min, error) ||
+      !posthorn_config_get_uint64 (plugin, "snapshot_max_delta", 512, 0, G_MAXUINT32, FALSE,
+                                   &snapshot_delta, error))
     return FALSE;
   if (sqlite3_threadsafe () == 0)
     {
@@ -23,6 +29,8 @@ sqlite_plugin_init (PosthornPlugin *plugin, GError **error)
   store = sqlite_store_open (path, error);
   if (store == NULL)
     return FALSE;
+  store->snapshot_min_messages = (guint) snapshot_min;
+  store->snapshot_max_delta = (guint) snapshot_delta;
   posthorn_plugin_set_data (plugin, store, (GDestroyNotify) sqlite_store_close);
   if (!posthorn_store_register (plugin, &sqlite_store_vtable, store, error))
     return FALSE;

@@ -25,8 +25,11 @@ typedef struct {
   char *path;
   GMutex write_lock;     /* one writer at a time */
   SqliteConn *writer;
+  gboolean relaxed;      /* the open write transaction is synchronous=NORMAL */
   GMutex pool_lock;
   GPtrArray *idle;       /* idle reader connections */
+  guint snapshot_min_messages; /* [storage-sqlite] snapshot_min_messages */
+  guint snapshot_max_delta;    /* [storage-sqlite] snapshot_max_delta */
   GMutex queue_lock;
   GPtrArray *append_queue; /* appends waiting for the next group commit */
 } SqliteStore;
@@ -50,6 +53,10 @@ void sqlite_store_reader_release (SqliteStore *store, SqliteConn *conn);
  * (when @ok) or rolls back, and unlocks. Returns whether it committed. */
 SqliteConn *sqlite_store_writer (SqliteStore *store, GError **error);
 gboolean sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **error);
+/* The same for a transaction whose loss on power failure is harmless (a
+ * cache, \Recent claims): it commits without waiting for the disk, and a
+ * later durable commit carries it to disk (WAL keeps commit order). */
+SqliteConn *sqlite_store_writer_relaxed (SqliteStore *store, GError **error);
 
 /* A cached prepared statement, reset and unbound. */
 sqlite3_stmt *sqlite_store_stmt (SqliteConn *conn, const char *sql, GError **error);

@@ -1008,6 +1008,105 @@ test_view_resync (Fixture *f, gconstpointer data)
   }
 }
 
+/* Two views of the same mailbox agree message by message. */
+static void
+assert_views_equal (PosthornMailboxView *a, PosthornMailboxView *b, GHashTable *model)
+{
+  guint n = posthorn_mailbox_view_get_count (a);
+
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (b), ==, n);
+  g_assert_cmpuint (g_hash_table_size (model), ==, n);
+  g_assert_cmpuint (posthorn_mailbox_view_get_highestmodseq (a), ==,
+                    posthorn_mailbox_view_get_highestmodseq (b));
+  for (guint seq = 1; seq <= n; seq++)
+    {
+      guint32 uid = posthorn_mailbox_view_get_uid (a, seq);
+      guint32 flags = posthorn_mailbox_view_get_flags (a, seq) & POSTHORN_MESSAGE_STORED_FLAGS;
+      const guint32 *ka, *kb;
+      guint na, nb;
+
+      g_assert_cmpuint (uid, ==, posthorn_mailbox_view_get_uid (b, seq));
+      g_assert_cmpuint (flags, ==, posthorn_mailbox_view_get_flags (b, seq) & POSTHORN_MESSAGE_STORED_FLAGS);
+      g_assert_cmpuint (flags, ==, GPOINTER_TO_UINT (g_hash_table_lookup (model, GUINT_TO_POINTER (uid))) & 0xff);
+      g_assert_cmpuint (posthorn_mailbox_view_get_modseq (a, seq), ==, posthorn_mailbox_view_get_modseq (b, seq));
+      ka = posthorn_mailbox_view_get_message_keywords (a, seq, &na);
+      kb = posthorn_mailbox_view_get_message_keywords (b, seq, &nb);
+      g_assert_cmpuint (na, ==, nb);
+      for (guint k = 0; k < na; k++)
+        g_assert_cmpstr (posthorn_mailbox_view_get_keywords (a)[ka[k]], ==,
+                         posthorn_mailbox_view_get_keywords (b)[kb[k]]);
+      /* the model keeps "has $Tag" in bit 8 */
+      g_assert_cmpuint (na, ==, (GPOINTER_TO_UINT (g_hash_table_lookup (model, GUINT_TO_POINTER (uid))) >> 8) & 1);
+    }
+}
+
+/* Many rounds of changes: a view opened fresh each round (with the SQLite
+ * store and small snapshot settings: snapshot plus changes since) and a
+ * long-lived view kept in step by resyncs must agree with each other and
+ * with what the test did. */
+static void
+test_view_many_changes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) model = g_hash_table_new (NULL, NULL);   /* uid -> flags | tag << 8 */
+  g_autoptr(PosthornMailboxView) live = NULL;
+  const char *tag[] = { "$Tag", NULL };
+  GRand *rand = g_rand_new_with_seed (7);
+
+  for (guint round = 0; round < 8; round++)
+    {
+      g_autoptr(PosthornMailboxView) fresh = NULL;
+      g_autoptr(PosthornViewChanges) changes = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GList) uids = NULL;
+
+      for (guint i = 0; i < 12; i++)
+        {
+          g_autofree char *subject = g_strdup_printf ("round %u message %u", round, i);
+
+          g_hash_table_insert (model, GUINT_TO_POINTER (append_text (f, "INBOX", subject)),
+                               GUINT_TO_POINTER (0));
+        }
+      uids = g_hash_table_get_keys (model);
+      for (GList *l = uids; l != NULL; l = l->next)
+        {
+          guint32 uid = GPOINTER_TO_UINT (l->data);
+          guint32 state = GPOINTER_TO_UINT (g_hash_table_lookup (model, l->data));
+          g_autoptr(PosthornStoreChanges) c = NULL;
+
+          switch (g_rand_int_range (rand, 0, 6))
+            {
+            case 0:
+              c = store_flags (f, "INBOX", uid, POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_SEEN, tag, 0);
+              state |= POSTHORN_MESSAGE_SEEN | 0x100;
+              break;
+            case 1:
+              c = store_flags (f, "INBOX", uid, POSTHORN_FLAGS_REPLACE, POSTHORN_MESSAGE_FLAGGED, NULL, 0);
+              state = POSTHORN_MESSAGE_FLAGGED;
+              break;
+            case 2:
+              c = store_flags (f, "INBOX", uid, POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_DELETED, NULL, 0);
+              c = (posthorn_store_changes_unref (c), expunge (f, "INBOX", &uid, 1));
+              g_hash_table_remove (model, l->data);
+              continue;
+            default:
+              break;
+            }
+          g_hash_table_insert (model, l->data, GUINT_TO_POINTER (state));
+        }
+
+      fresh = open_view (f, "INBOX");
+      if (live == NULL)
+        live = open_view (f, "INBOX");
+      else
+        {
+          changes = store_test_sync_view (live, 0, &error);
+          g_assert_no_error (error);
+        }
+      assert_views_equal (fresh, live, model);
+    }
+  g_rand_free (rand);
+}
+
 static void
 test_view_recent (Fixture *f, gconstpointer data)
 {
@@ -1410,6 +1509,7 @@ main (int argc, char **argv)
   ADD ("/store/bytes/50mb", test_bytes_50mb);
   ADD ("/store/append/concurrent-two-threads", test_concurrent_append);
   ADD ("/store/view/resync", test_view_resync);
+  ADD ("/store/view/many-changes", test_view_many_changes);
   ADD ("/store/view/recent", test_view_recent);
   ADD ("/store/status/counts", test_status);
   ADD ("/store/search/text-and-body", test_search_text);
