@@ -3,6 +3,8 @@
  * "smtp" (MX, [smtp] listen), "submission" ([smtp] submission with
  * STARTTLS, submission_tls with implicit TLS) and "lmtp" ([smtp] lmtp). */
 #include "smtp-session.h"
+#include "smtp-client.h"
+#include "smtp-queue.h"
 
 #include <string.h>
 
@@ -14,6 +16,7 @@ typedef struct {
 static void
 smtp_plugin_free (SmtpPlugin *smtp)
 {
+  g_clear_pointer (&smtp->settings.queue, smtp_queue_free);
   g_free (smtp->settings.hostname);
   g_strfreev (smtp->settings.domains);
   g_free (smtp);
@@ -101,6 +104,115 @@ smtp_read_settings (PosthornPlugin *plugin, SmtpSettings *settings, GError **err
                                       &settings->allow_sender_mismatch, error);
 }
 
+/* relayhost_auth: "user:password", or the path of a file (mode 0600
+ * advised) holding that on its first line. */
+static gboolean
+smtp_read_relay_auth (PosthornPlugin *plugin, SmtpQueueConfig *config, GError **error)
+{
+  g_autofree char *value = NULL;
+  g_autofree char *content = NULL;
+  const char *pair;
+  const char *colon;
+
+  if (!posthorn_config_get_string (plugin, "relayhost_auth", "", &value, error))
+    return FALSE;
+  if (value == NULL || *value == '\0')
+    return TRUE;
+  pair = value;
+  if (value[0] == '/')
+    {
+      g_autoptr(GError) local = NULL;
+      char *nl;
+
+      if (!g_file_get_contents (value, &content, NULL, &local))
+        {
+          posthorn_config_set_error (plugin, "relayhost_auth", error, "%s", local->message);
+          return FALSE;
+        }
+      if ((nl = strchr (content, '\n')) != NULL)
+        *nl = '\0';
+      pair = content;
+    }
+  colon = strchr (pair, ':');
+  if (colon == NULL || colon == pair)
+    {
+      posthorn_config_set_error (plugin, "relayhost_auth", error,
+                                 "expected user:password (or a file holding that)");
+      return FALSE;
+    }
+  config->relayhost_user = g_strndup (pair, (gsize) (colon - pair));
+  config->relayhost_password = g_strdup (colon + 1);
+  return TRUE;
+}
+
+static gboolean
+smtp_read_queue_config (PosthornPlugin *plugin, SmtpQueueConfig *config, GError **error)
+{
+  g_auto (GStrv) transport = NULL;
+  guint64 value;
+
+  config->dir = g_build_filename (posthorn_core_get_state_dir (), "smtp-queue", NULL);
+  config->transport = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (!posthorn_config_get_string (plugin, "relayhost", "", &config->relayhost, error))
+    return FALSE;
+  if (config->relayhost != NULL && *config->relayhost == '\0')
+    g_clear_pointer (&config->relayhost, g_free);
+  if (config->relayhost != NULL)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (!smtp_client_parse_hostport (config->relayhost, &host, &port))
+        {
+          posthorn_config_set_error (plugin, "relayhost", error, "'%s' is not host:port",
+                                     config->relayhost);
+          return FALSE;
+        }
+    }
+  if (!smtp_read_relay_auth (plugin, config, error))
+    return FALSE;
+  if (!posthorn_config_get_string_list (plugin, "transport", NULL, &transport, error))
+    return FALSE;
+  for (guint i = 0; transport != NULL && transport[i] != NULL; i++)
+    {
+      const char *colon = strchr (transport[i], ':');
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (colon == NULL || colon == transport[i] ||
+          !smtp_client_parse_hostport (colon + 1, &host, &port))
+        {
+          posthorn_config_set_error (plugin, "transport", error,
+                                     "'%s' is not domain:host:port", transport[i]);
+          return FALSE;
+        }
+      g_hash_table_insert (config->transport,
+                           g_ascii_strdown (transport[i], (gssize) (colon - transport[i])),
+                           g_strdup (colon + 1));
+    }
+  if (!posthorn_config_get_duration (plugin, "queue_lifetime", 5 * 24 * 3600,
+                                     &config->lifetime, error) ||
+      !posthorn_config_get_duration (plugin, "delay_warning", 4 * 3600,
+                                     &config->delay_warning, error) ||
+      !posthorn_config_get_duration (plugin, "retry_min", 5 * 60, &config->retry_min, error) ||
+      !posthorn_config_get_duration (plugin, "retry_max", 3600, &config->retry_max, error))
+    return FALSE;
+  config->retry_min = MAX (config->retry_min, 1);
+  config->retry_max = MAX (config->retry_max, config->retry_min);
+  if (!posthorn_config_get_uint64 (plugin, "outbound_concurrency", 20, 1, 1000, FALSE,
+                                   &value, error))
+    return FALSE;
+  config->concurrency = (guint) value;
+  if (!posthorn_config_get_uint64 (plugin, "destination_concurrency", 5, 1, 1000, FALSE,
+                                   &value, error))
+    return FALSE;
+  config->domain_concurrency = (guint) value;
+  if (!posthorn_config_get_duration (plugin, "outbound_timeout", 60, &value, error))
+    return FALSE;
+  config->timeout = (guint) CLAMP (value, 1, 3600);
+  return TRUE;
+}
+
 static PosthornService *
 smtp_add_service (PosthornPlugin *plugin, SmtpServiceInfo *info, const char *name)
 {
@@ -120,6 +232,23 @@ smtp_init (PosthornPlugin *plugin, GError **error)
   posthorn_plugin_set_data (plugin, smtp, (GDestroyNotify) smtp_plugin_free);
   if (!smtp_read_settings (plugin, &smtp->settings, error))
     return FALSE;
+  {
+    SmtpQueueConfig config = { 0 };
+
+    if (!smtp_read_queue_config (plugin, &config, error))
+      {
+        g_hash_table_unref (config.transport);
+        g_free (config.dir);
+        g_free (config.relayhost);
+        g_free (config.relayhost_user);
+        g_free (config.relayhost_password);
+        return FALSE;
+      }
+    smtp->settings.queue = smtp_queue_new (&smtp->settings, &config, error);
+    if (smtp->settings.queue == NULL)
+      return FALSE;
+    smtp_queue_start (smtp->settings.queue);
+  }
 
   smtp->services[SMTP_ROLE_MX] = (SmtpServiceInfo) { &smtp->settings, SMTP_ROLE_MX };
   smtp->services[SMTP_ROLE_SUBMISSION] = (SmtpServiceInfo) { &smtp->settings, SMTP_ROLE_SUBMISSION };
