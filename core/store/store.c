@@ -351,6 +351,25 @@ posthorn_store_sync_set_keywords (PosthornStoreSync *sync, const char *const *ke
 }
 
 void
+posthorn_store_sync_reserve (PosthornStoreSync *sync, guint n_records)
+{
+  guint want = sync->uids->len + n_records;
+
+  /* GArray grows to the next power of two: ask for it once. */
+  if (want > sync->uids->len)
+    {
+      g_array_set_size (sync->uids, want);
+      g_array_set_size (sync->uids, want - n_records);
+      g_array_set_size (sync->flags, want);
+      g_array_set_size (sync->flags, want - n_records);
+      g_array_set_size (sync->modseqs, want);
+      g_array_set_size (sync->modseqs, want - n_records);
+      g_array_set_size (sync->kw_offsets, want);
+      g_array_set_size (sync->kw_offsets, want - n_records);
+    }
+}
+
+void
 posthorn_store_sync_add_record (PosthornStoreSync *sync, guint32 uid, guint32 flags,
                                 guint64 modseq, const guint32 *keywords, guint n_keywords)
 {

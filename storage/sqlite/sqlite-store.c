@@ -1293,6 +1293,14 @@ message_list_load (SqliteConn *conn, const SqliteMailbox *mb, MessageList *out, 
       goto fail;
     }
 
+  *delta = changed.uids->len + gone->len;
+  if (*delta == 0)
+    {
+      *out = snap;
+      message_list_clear (&changed);
+      return TRUE;
+    }
+
   /* Merge: both lists ascend by UID; a changed row replaces the
    * snapshot's, a tombstone removes it. */
   message_list_init (out, snap.uids->len + changed.uids->len);
@@ -1325,7 +1333,6 @@ message_list_load (SqliteConn *conn, const SqliteMailbox *mb, MessageList *out, 
                         g_array_index (from->flags, guint32, k),
                         g_array_index (from->modseqs, guint64, k), kw, n_kw);
     }
-  *delta = changed.uids->len + gone->len;
   message_list_clear (&snap);
   message_list_clear (&changed);
   return TRUE;
@@ -1424,6 +1431,7 @@ sqlite_sync (gpointer data, const char *user, const char *name, guint32 uidvalid
           if (!message_list_read (conn, stmt, &list, error))
             goto out;
         }
+      posthorn_store_sync_reserve (out, list.uids->len);
       for (guint i = 0; i < list.uids->len; i++)
         {
           guint n_kw;

@@ -602,6 +602,8 @@ void posthorn_store_sync_set_state (PosthornStoreSync *sync,
 void posthorn_store_sync_set_recent (PosthornStoreSync *sync, guint32 first, guint32 last);
 /* The mailbox's whole keyword list; a keyword's index is its position. */
 void posthorn_store_sync_set_keywords (PosthornStoreSync *sync, const char *const *keywords);
+/* Optional: room for @n_records records (saves reallocations). */
+void posthorn_store_sync_reserve (PosthornStoreSync *sync, guint n_records);
 /* One message, in ascending UID order. @keywords: indexes, ascending. */
 void posthorn_store_sync_add_record (PosthornStoreSync *sync,
                                      guint32 uid,
