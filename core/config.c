@@ -23,6 +23,8 @@ typedef struct {
 static PhConfig *config;
 static PhSettings settings;
 
+static void settings_free_current (void);
+
 static const char *const core_groups[] = { "core", "tls", "auth", "dbus", NULL };
 
 const PhSettings *
@@ -911,24 +913,21 @@ settings_load_auth_dbus (GError **error)
   return ph_config_check_declared ("dbus", error);
 }
 
-gboolean
-ph_settings_load (const char *config_file, const char *ports_file, GError **error)
+/* Reads @file into the (empty) current config and settings; on failure
+ * they are empty again. */
+static gboolean
+settings_read (const char *file, const char *ports_file, GError **error)
 {
   g_autoptr(GBytes) contents = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *file = NULL;
   gsize length;
   const char *data;
 
-  g_return_val_if_fail (config_file != NULL, FALSE);
-
-  ph_settings_clear ();
-  file = g_canonicalize_filename (config_file, NULL);
   if (!config_read_file (file, &contents, error))
     return FALSE;
 
   config = g_new0 (PhConfig, 1);
-  config->file = g_steal_pointer (&file);
+  config->file = g_strdup (file);
   config->dir = g_path_get_dirname (config->file);
   config->keyfile = g_key_file_new ();
   config->declared = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -939,22 +938,152 @@ ph_settings_load (const char *config_file, const char *ports_file, GError **erro
     {
       g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG, "%s: %s",
                    config->file, local_error->message);
-      ph_settings_clear ();
+      settings_free_current ();
       return FALSE;
     }
 
   settings.config_file = g_strdup (config->file);
-  settings.ports_file = ports_file != NULL ? g_canonicalize_filename (ports_file, NULL) : NULL;
+  settings.ports_file = g_strdup (ports_file);
   if (!settings_load_core (error) || !settings_load_tls (error) || !settings_load_auth_dbus (error))
     {
-      ph_settings_clear ();
+      settings_free_current ();
       return FALSE;
     }
   return TRUE;
 }
 
-void
-ph_settings_clear (void)
+gboolean
+ph_settings_load (const char *config_file, const char *ports_file, GError **error)
+{
+  g_autofree char *file = NULL;
+  g_autofree char *ports = NULL;
+
+  g_return_val_if_fail (config_file != NULL, FALSE);
+
+  ph_settings_clear ();
+  file = g_canonicalize_filename (config_file, NULL);
+  ports = ports_file != NULL ? g_canonicalize_filename (ports_file, NULL) : NULL;
+  return settings_read (file, ports, error);
+}
+
+/* Strings other modules may still point to: freed only by
+ * ph_settings_clear(), never while the daemon runs. */
+static GPtrArray *retired;
+
+static void
+retire (gpointer memory)
+{
+  if (memory == NULL)
+    return;
+  if (retired == NULL)
+    retired = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (retired, memory);
+}
+
+static void
+retire_strv (char **strv)
+{
+  for (gsize i = 0; strv != NULL && strv[i] != NULL; i++)
+    retire (strv[i]);
+  retire (strv);
+}
+
+static void
+settings_keep_string (char **current, char *old, const char *group, const char *key)
+{
+  if (g_strcmp0 (*current, old) == 0)
+    {
+      retire (old);
+      return;
+    }
+  g_warning ("%s: [%s] %s changed: that takes a restart; keeping the old value",
+             settings.config_file, group, key);
+  retire (*current);
+  *current = old;
+}
+
+static void
+settings_keep_strv (char ***current, char **old, const char *group, const char *key)
+{
+  if (g_strv_equal ((const char *const *) *current, (const char *const *) old))
+    {
+      retire_strv (old);
+      return;
+    }
+  g_warning ("%s: [%s] %s changed: that takes a restart; keeping the old value",
+             settings.config_file, group, key);
+  retire_strv (*current);
+  *current = old;
+}
+
+gboolean
+ph_settings_reload (GError **error)
+{
+  PhConfig *old_config = config;
+  PhSettings old = settings;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  config = NULL;
+  memset (&settings, 0, sizeof settings);
+  if (!settings_read (old.config_file, old.ports_file, error))
+    {
+      config = old_config;
+      settings = old;
+      return FALSE;
+    }
+
+  /* What the plugins' inits read stays declared; a key they never read
+   * fails the reload, as it would fail a start. */
+  for (gsize i = 0; old.plugins[i] != NULL; i++)
+    {
+      GHashTable *keys = g_hash_table_lookup (old_config->declared, old.plugins[i]);
+      GHashTableIter iter;
+      gpointer key;
+
+      if (keys != NULL)
+        {
+          g_hash_table_iter_init (&iter, keys);
+          while (g_hash_table_iter_next (&iter, &key, NULL))
+            config_declare (old.plugins[i], key);
+        }
+      if (!g_strv_contains ((const char *const *) settings.plugins, old.plugins[i]))
+        continue;
+      if (!ph_config_check_declared (old.plugins[i], error))
+        {
+          settings_free_current ();
+          config = old_config;
+          settings = old;
+          return FALSE;
+        }
+    }
+
+  /* Live from now on: log level, limits, grace, [tls], [auth]. The rest
+   * is fixed for the life of the process. */
+  settings_keep_strv (&settings.plugins, old.plugins, "core", "plugins");
+  settings_keep_strv (&settings.plugin_dirs, old.plugin_dirs, "core", "plugin_dir");
+  settings_keep_string (&settings.state_dir, old.state_dir, "core", "state_dir");
+  settings_keep_string (&settings.user, old.user, "core", "user");
+  settings_keep_string (&settings.dbus_bus, old.dbus_bus, "dbus", "bus");
+  if (settings.worker_threads != old.worker_threads)
+    {
+      g_warning ("%s: [core] worker_threads changed: that takes a restart; keeping the old value",
+                 settings.config_file);
+      settings.worker_threads = old.worker_threads;
+    }
+  retire (old.config_file);
+  retire (old.ports_file);
+  retire (old.log_level);
+  retire (old.tls_certificate);
+  retire (old.tls_key);
+  retire (old.tls_priority);
+  retire (old.auth_allow_plaintext);
+  config_free (old_config);
+  return TRUE;
+}
+
+static void
+settings_free_current (void)
 {
   g_clear_pointer (&config, config_free);
   g_free (settings.config_file);
@@ -970,4 +1099,11 @@ ph_settings_clear (void)
   g_free (settings.dbus_bus);
   g_free (settings.ports_file);
   memset (&settings, 0, sizeof settings);
+}
+
+void
+ph_settings_clear (void)
+{
+  settings_free_current ();
+  g_clear_pointer (&retired, g_ptr_array_unref);
 }

@@ -245,6 +245,7 @@ gboolean
 ph_daemon_reload (GError **error)
 {
   g_autoptr(GString) failures = g_string_new (NULL);
+  g_autoptr(GError) config_error = NULL;
   g_autoptr(GError) tls_error = NULL;
   g_autoptr(GError) plugins_error = NULL;
   g_autofree char *reloading = NULL;
@@ -252,6 +253,17 @@ ph_daemon_reload (GError **error)
   reloading = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
                                g_get_monotonic_time ());
   daemon_notify (reloading);
+
+  /* A config that would not start does not half-apply either. */
+  if (!ph_settings_reload (&config_error))
+    {
+      daemon_notify ("READY=1");
+      g_warning ("reload failed, the old state stays: %s", config_error->message);
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG, "reload failed: %s",
+                   config_error->message);
+      return FALSE;
+    }
+  ph_log_setup (log_level_override != NULL ? log_level_override : ph_settings ()->log_level);
 
   if (!ph_tls_reload (&tls_error))
     g_string_append_printf (failures, "tls: %s", tls_error->message);

@@ -55,6 +55,15 @@ const PhSettings *ph_settings (void);
  * read later through posthorn_config_*(). On failure @error
  * (POSTHORN_ERROR_CONFIG) is the one line "FILE: [GROUP] KEY: PROBLEM". */
 gboolean ph_settings_load (const char *config_file, const char *ports_file, GError **error);
+/* Reads the same file again (SIGHUP, D-Bus Reload()). On success the
+ * plugins' getters see the new values, and so do ph_settings()'s log
+ * level, connection limits, shutdown grace, [tls] and [auth]; a changed
+ * [core] plugins, plugin_dir, state_dir, user, worker_threads or [dbus]
+ * bus only logs a warning (it takes a restart) and keeps its old value.
+ * On failure (bad file, or a plugin group key no plugin declared) nothing
+ * changes and @error is the one-line reason. Strings ph_settings() handed
+ * out before stay valid until ph_settings_clear(). */
+gboolean ph_settings_reload (GError **error);
 /* Forgets the loaded configuration and settings. */
 void ph_settings_clear (void);
 
@@ -89,7 +98,9 @@ gboolean ph_daemon_start (GError **error);
 int ph_daemon_run (void);
 /* Shuts plugins down (reverse order) and frees everything. */
 void ph_daemon_unload (void);
-/* SIGHUP / D-Bus Reload(): TLS credentials and every plugin's reload. */
+/* SIGHUP / D-Bus Reload(): the config file (ph_settings_reload()), TLS
+ * credentials and every plugin's reload. On failure @error is one line,
+ * "reload failed: ..." naming each part that failed (and it is logged). */
 gboolean ph_daemon_reload (GError **error);
 /* POSTHORN_SYSCONFDIR/posthorn/posthorn.conf: where posthornd looks without -c. */
 const char *ph_daemon_default_config_file (void);

@@ -377,6 +377,88 @@ test_reload_failure (Fixture *f, gconstpointer unused)
 }
 
 static void
+test_reload_applies_changes (Fixture *f, gconstpointer unused)
+{
+  g_autoptr(GError) error = NULL;
+  GoodConfig *cfg = load_good (f, "greeting=before\n");
+  const PhSettings *s = ph_settings ();
+  const char *old_level = s->log_level;
+
+  g_assert_cmpuint (s->max_connections, ==, 20000);
+  write_config (f, "good", "log_level=error\nmax_connections=77\n"
+                           "[auth]\nmax_failures=2\nfailure_delay=1s\n"
+                           "[good]\ngreeting=after\n");
+  g_assert_true (ph_daemon_reload (&error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (s->log_level, ==, "error");
+  g_assert_cmpuint (s->max_connections, ==, 77);
+  g_assert_cmpuint (s->auth_max_failures, ==, 2);
+  g_assert_cmpuint (s->auth_failure_delay_ms, ==, 1000);
+  /* Strings handed out before stay readable (ASan would catch a free). */
+  g_assert_cmpstr (old_level, ==, "warning");
+  /* The plugin's reload read its group again. */
+  g_assert_cmpstr (cfg->greeting, ==, "after");
+  g_assert_cmpuint (cfg->reloads, ==, 1);
+}
+
+static void
+test_reload_restart_only (Fixture *f, gconstpointer unused)
+{
+  g_autoptr(GError) error = NULL;
+  const PhSettings *s;
+  const char *old_state_dir;
+  const char *const plugins[] = { "good", NULL };
+  g_autofree char *text = NULL;
+
+  load_good (f, "");
+  s = ph_settings ();
+  old_state_dir = s->state_dir;
+  /* Another state_dir and one more plugin: both wait for a restart. */
+  text = g_strdup_printf ("[core]\nplugins=good;needs-good\nplugin_dir=%s\nstate_dir=%s/other\n"
+                          "max_connections=5\n", TEST_PLUGIN_DIR, f->dir);
+  g_file_set_contents (f->config, text, -1, NULL);
+  g_assert_true (ph_daemon_reload (&error));
+  g_assert_no_error (error);
+  g_assert_true (s->state_dir == old_state_dir);
+  g_assert_cmpstrv (s->plugins, plugins);
+  g_assert_cmpuint (s->max_connections, ==, 5);
+  g_assert_null (ph_plugin_lookup ("needs-good"));
+}
+
+static void
+test_reload_bad_config (Fixture *f, gconstpointer unused)
+{
+  static const char *const cases[] = {
+    "max_connections=lots\n",
+    "[good]\ncolour=blue\n",
+    "[bogus]\n",
+  };
+  static const char *const messages[] = {
+    "[core] max_connections: 'lots' is not a number",
+    "[good] colour: unknown key",
+    "[bogus]: unknown group",
+  };
+  GoodConfig *cfg = load_good (f, "greeting=kept\n");
+  const PhSettings *s = ph_settings ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *expected = g_strdup_printf ("reload failed: %s: %s", f->config, messages[i]);
+
+      write_config (f, "good", cases[i]);
+      g_assert_false (ph_daemon_reload (&error));
+      g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG);
+      g_assert_cmpstr (error->message, ==, expected);
+      /* Nothing changed, and the plugins were not asked to reload. */
+      g_assert_cmpstr (s->log_level, ==, "warning");
+      g_assert_cmpuint (s->max_connections, ==, 20000);
+      g_assert_cmpuint (cfg->reloads, ==, 0);
+      g_assert_cmpstr (cfg->greeting, ==, "kept");
+    }
+}
+
+static void
 test_hostname (void)
 {
   g_assert_cmpstr (posthorn_core_get_hostname (), ==, g_get_host_name ());
@@ -520,6 +602,9 @@ main (int argc, char **argv)
     { "/core/loader/plugins-list", test_plugins_list },
     { "/core/daemon/reload", test_reload },
     { "/core/daemon/reload-failure", test_reload_failure },
+    { "/core/daemon/reload/applies-changes", test_reload_applies_changes },
+    { "/core/daemon/reload/restart-only", test_reload_restart_only },
+    { "/core/daemon/reload/bad-config", test_reload_bad_config },
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -16,8 +16,13 @@ static gboolean
 good_reload (PosthornPlugin *plugin, GError **error)
 {
   GoodConfig *cfg = posthorn_plugin_get_data (plugin);
+  g_autofree char *greeting = NULL;
 
   cfg->reloads++;
+  if (!posthorn_config_get_string (plugin, "greeting", "hello", &greeting, error))
+    return FALSE;
+  g_free (cfg->greeting);
+  cfg->greeting = g_steal_pointer (&greeting);
   if (g_strcmp0 (cfg->greeting, "fail-reload") == 0)
     {
       g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED, "greeting says so");

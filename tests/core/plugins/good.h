@@ -5,7 +5,7 @@
 #include <glib.h>
 
 typedef struct {
-  char *greeting;      /* greeting: string, default "hello" */
+  char *greeting;      /* greeting: string, default "hello"; re-read on reload */
   guint64 count;       /* count: number with size suffix, 0..1G, default 7 */
   gboolean enabled;    /* enabled: boolean, default TRUE */
   guint64 interval;    /* interval: duration in seconds, default 90 */
