@@ -738,10 +738,16 @@ store_job_set_uids (StoreJob *job, const guint32 *uids, guint n_uids)
   g_array_set_size (job->uids, out);
 }
 
+/* The job's UID set; never NULL when a set was given, even an empty one
+ * (a NULL set means "all" to expunge). */
 static const guint32 *
 job_uids (StoreJob *job)
 {
-  return job->uids != NULL ? (const guint32 *) (gpointer) job->uids->data : NULL;
+  static const guint32 empty[1] = { 0 };
+
+  if (job->uids == NULL)
+    return NULL;
+  return job->uids->len > 0 ? (const guint32 *) (gpointer) job->uids->data : empty;
 }
 
 static guint
@@ -1173,10 +1179,23 @@ posthorn_store_status_finish (GAsyncResult *result, PosthornMailboxStatus *out_s
   return TRUE;
 }
 
-static GStrv
-keywords_copy (const char *const *keywords)
+/* Copies @keywords into the job, checking each is an IMAP atom that is
+ * not a system flag. */
+static void
+store_job_set_keywords (StoreJob *job, const char *const *keywords)
 {
-  return keywords != NULL ? g_strdupv ((char **) keywords) : NULL;
+  job->keywords = keywords != NULL ? g_strdupv ((char **) keywords) : NULL;
+  for (guint i = 0; job->keywords != NULL && job->keywords[i] != NULL; i++)
+    {
+      const char *k = job->keywords[i];
+      gboolean bad = *k == '\0' || *k == '\\' || strlen (k) > 255;
+
+      for (const char *p = k; !bad && *p != '\0'; p++)
+        bad = (guchar) *p <= 0x20 || (guchar) *p >= 0x7f || strchr ("(){%*\"\\]", *p) != NULL;
+      if (bad && job->invalid == NULL)
+        job->invalid = g_error_new (POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+                                    "bad keyword '%s'", k);
+    }
 }
 
 void
@@ -1196,7 +1215,7 @@ posthorn_store_append_async (PosthornStoreUser *user, const char *mailbox,
   job->mailboxes[0] = g_steal_pointer (&name);
   job->message = posthorn_message_ref (message);
   job->flags = flags;
-  job->keywords = keywords_copy (keywords);
+  store_job_set_keywords (job, keywords);
   job->internal_date = internal_date;
   store_job_start (job, (GDestroyNotify) posthorn_store_changes_unref, cancellable, callback,
                    user_data);
@@ -1249,16 +1268,8 @@ posthorn_store_store_flags_async (PosthornStoreUser *user, const char *mailbox,
   store_job_set_uids (job, uids, n_uids);
   job->mode = mode;
   job->flags = flags;
-  job->keywords = keywords_copy (keywords);
+  store_job_set_keywords (job, keywords);
   job->modseq = unchangedsince;
-  for (guint i = 0; job->keywords != NULL && job->keywords[i] != NULL; i++)
-    if (job->keywords[i][0] == '\0' || job->keywords[i][0] == '\\' ||
-        strpbrk (job->keywords[i], " ()]{%*\"\\") != NULL)
-      {
-        if (job->invalid == NULL)
-          job->invalid = g_error_new (POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
-                                      "bad keyword '%s'", job->keywords[i]);
-      }
   store_job_start (job, (GDestroyNotify) posthorn_store_changes_unref, cancellable, callback,
                    user_data);
 }

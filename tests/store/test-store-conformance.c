@@ -599,6 +599,26 @@ test_flags_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpuint (g_strv_length ((char **) names), ==, 3);
   }
 
+  /* Keywords must be atoms and not system flags. */
+  {
+    const char *bad[][2] = { { "\\Seen", NULL }, { "two words", NULL }, { "par(en", NULL },
+                             { "", NULL }, { "k\xc3\xa4se", NULL } };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        GAsyncResult *res = NULL;
+        g_autoptr(GError) error = NULL;
+
+        posthorn_store_store_flags_async (f->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD, 0,
+                                          bad[i], 0, NULL, store_test_result_cb, &res);
+        g_assert_null (store_test_changes_wait (&res, &error));
+        g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID);
+        g_clear_error (&error);
+        g_assert_null (store_test_append (f->user, "INBOX", "a: b\r\n\r\n", 8, 0, bad[i], 0, &error));
+        g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID);
+      }
+  }
+
   /* UNCHANGEDSINCE below the message's MODSEQ: refused and reported. */
   {
     guint64 modseq = mailbox_status (f, "INBOX").highestmodseq;
@@ -708,6 +728,11 @@ test_expunge (Fixture *f, gconstpointer data)
       if (i % 2 == 0)
         posthorn_store_changes_unref (store_flags (f, "INBOX", uids[i], POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_DELETED, NULL, 0));
     }
+
+  /* An empty UID set expunges nothing (not "everything"). */
+  c = expunge (f, "INBOX", uids, 0);
+  g_assert_cmpuint (posthorn_store_changes_get_count (c), ==, 0);
+  g_clear_pointer (&c, posthorn_store_changes_unref);
 
   /* UID EXPUNGE: only \Deleted messages of the set (uids[0], [1], [2]). */
   c = expunge (f, "INBOX", uids, 3);

@@ -47,7 +47,9 @@ test_names_table (void)
       g_autoptr(GError) error = NULL;
       g_autofree char *out = posthorn_store_normalize_mailbox_name (cases[i].in, &error);
 
-      g_test_message ("case %u: '%s'", i, cases[i].in);
+      g_autofree char *shown = g_strescape (cases[i].in, NULL);
+
+      g_test_message ("case %u: '%s'", i, shown);
       g_assert_cmpstr (out, ==, cases[i].out);
       if (cases[i].out == NULL)
         {
