@@ -45,6 +45,8 @@ cat > "$demo/posthorn.conf" <<CONF
 # Written by run.sh. See data/posthorn.conf.example for every key.
 [core]
 plugins=$plugins
+# The demo runs as whoever started it (root must be named explicitly).
+user=$(id -un)
 plugin_dir=$PWD/build/plugins
 state_dir=$demo/state
 
