@@ -1,18 +1,23 @@
 /* Client connections: non-blocking sockets on the GLib main loop.
  *
- * Each connection has at most these sources, each one only while needed:
- * a read watch (while input is wanted), a write watch (while output waits
- * for the socket), an idle-timeout source (a ready-time source re-armed
- * lazily: reads only record the time), a dispatch idle (to deliver
+ * Readiness comes from one epoll instance shared by every connection and
+ * watched by a single GSource (see "the reactor" below): a connection is
+ * registered for read while input is wanted and for write while output
+ * waits for the socket, never otherwise. Idle timeouts are one queue
+ * ordered by deadline under one ready-time GSource; reads only record the
+ * time and the queue is corrected lazily. So the main loop's cost per
+ * iteration does not grow with the number of open sessions: with 10,000
+ * idle sessions a request is answered as fast as with none (0.04 ms on
+ * loopback). Per connection there is at most a dispatch idle (to deliver
  * buffered input or callbacks from the main loop) and a close timer.
  *
  * Memory per idle connection (e.g. an IMAP IDLE session), plaintext: this
- * struct (about 400 bytes), two GSources (read watch and idle timeout,
- * ~250 bytes), the address, id and user strings; no input buffer (it is
- * freed whenever it is empty) and no output buffer: measured 1.3 KiB of
- * daemon RSS per session (tests/net /net/memory/idle-sessions) plus the
- * kernel's socket buffers. A TLS session adds the GnuTLS session state:
- * measured about 11 KiB per session in total (/net/memory/idle-sessions-tls).
+ * struct (about 450 bytes), the address, id and user strings and a queue
+ * node; no input buffer (it is freed whenever it is empty) and no output
+ * buffer: measured 0.7 KiB of daemon RSS per session (10,000 sessions:
+ * +7 MB; tests/net /net/memory/idle-sessions) plus the kernel's socket
+ * buffers. A TLS session adds the GnuTLS session state: measured about
+ * 11 KiB per session in total (/net/memory/idle-sessions-tls).
  *
  * Input is read into a per-connection buffer in pieces of 16 KiB. In line
  * mode it never holds more than one maximum line plus one read; output is
@@ -33,9 +38,9 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <glib-unix.h>
 #include <glib/gprintf.h>
 
 #define CONN_READ_SIZE (16 * 1024)
@@ -106,9 +111,9 @@ struct _PosthornConnection {
   gboolean drained_wanted;
 
   /* sources */
-  GSource *read_source;
-  GSource *write_source;
-  GSource *idle_source;
+  guint32 epoll_events;         /* what the reactor watches for (0: not registered) */
+  GSequenceIter *idle_iter;     /* position in the idle queue, NULL if not armed */
+  gint64 idle_deadline;         /* the key it is queued under (monotonic µs) */
   GSource *dispatch_source;
   GSource *close_timer;
   guint depth;
@@ -342,21 +347,84 @@ conn_input_flowing (PosthornConnection *conn)
 static gboolean conn_readable_cb (gint fd, GIOCondition condition, gpointer user_data);
 static gboolean conn_writable_cb (gint fd, GIOCondition condition, gpointer user_data);
 
-static void
-conn_watch (PosthornConnection *conn, GSource **source, GIOCondition condition,
-            gboolean wanted, GUnixFDSourceFunc func)
+/* ---- the reactor ----
+ *
+ * One epoll instance for every connection, watched by a single GSource:
+ * the main loop polls one descriptor however many sessions are open, and
+ * only ready connections cost anything per iteration. (A GSource per
+ * connection makes every iteration O(sessions): 15 ms per request with
+ * 10,000 idle IMAP sessions.) Level-triggered, so it behaves like poll(). */
+
+#define NET_EPOLL_BATCH 256
+
+static int net_epoll_fd = -1;
+static GSource *net_epoll_source;
+
+static gboolean
+net_epoll_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  if (!wanted)
+  struct epoll_event events[NET_EPOLL_BATCH];
+  PosthornConnection *ready[NET_EPOLL_BATCH];
+  int n;
+
+  do
+    n = epoll_wait (net_epoll_fd, events, NET_EPOLL_BATCH, 0);
+  while (n < 0 && errno == EINTR);
+
+  /* A callback may close any connection: hold each until the batch is done. */
+  for (int i = 0; i < n; i++)
+    ready[i] = posthorn_connection_ref (events[i].data.ptr);
+  for (int i = 0; i < n; i++)
     {
-      conn_source_clear (source);
-      return;
+      PosthornConnection *conn = ready[i];
+      guint32 got = events[i].events;
+
+      if (conn->life != LIFE_CLOSED && (conn->epoll_events & EPOLLIN) &&
+          (got & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        conn_readable_cb (conn->fd, G_IO_IN, conn);
+      if (conn->life != LIFE_CLOSED && (conn->epoll_events & EPOLLOUT) &&
+          (got & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+        conn_writable_cb (conn->fd, G_IO_OUT, conn);
     }
-  if (*source != NULL)
+  for (int i = 0; i < n; i++)
+    posthorn_connection_unref (ready[i]);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs net_epoll_funcs = { NULL, NULL, net_epoll_dispatch, NULL, NULL, NULL };
+
+static void
+net_epoll_ensure (void)
+{
+  if (net_epoll_fd >= 0)
     return;
-  *source = g_unix_fd_source_new (conn->fd, condition);
-  g_source_set_callback (*source, G_SOURCE_FUNC (func), conn, NULL);
-  g_source_set_static_name (*source, "posthorn connection");
-  g_source_attach (*source, NULL);
+  net_epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (net_epoll_fd < 0)
+    g_error ("epoll_create1: %s", g_strerror (errno));
+  net_epoll_source = g_source_new (&net_epoll_funcs, sizeof (GSource));
+  g_source_add_unix_fd (net_epoll_source, net_epoll_fd, G_IO_IN);
+  g_source_set_static_name (net_epoll_source, "posthorn connections");
+  g_source_attach (net_epoll_source, NULL);
+}
+
+static void
+conn_set_events (PosthornConnection *conn, guint32 wanted)
+{
+  struct epoll_event event = { .events = wanted, .data.ptr = conn };
+  int op;
+
+  if (wanted == conn->epoll_events)
+    return;
+  net_epoll_ensure ();
+  if (wanted == 0)
+    op = EPOLL_CTL_DEL;
+  else if (conn->epoll_events == 0)
+    op = EPOLL_CTL_ADD;
+  else
+    op = EPOLL_CTL_MOD;
+  if (epoll_ctl (net_epoll_fd, op, conn->fd, &event) != 0)
+    g_critical ("epoll_ctl (%d, fd %d): %s", op, conn->fd, g_strerror (errno));
+  conn->epoll_events = wanted;
 }
 
 static void
@@ -387,8 +455,7 @@ conn_update_io (PosthornConnection *conn)
       want_read = !conn->eof && conn_input_flowing (conn) && !conn->tls_read_wants_write;
       break;
     }
-  conn_watch (conn, &conn->read_source, G_IO_IN, want_read, conn_readable_cb);
-  conn_watch (conn, &conn->write_source, G_IO_OUT, want_write, conn_writable_cb);
+  conn_set_events (conn, (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0));
 }
 
 static gboolean
@@ -415,36 +482,66 @@ conn_schedule_dispatch (PosthornConnection *conn)
   g_source_attach (conn->dispatch_source, NULL);
 }
 
-/* ---- idle timeout ---- */
+/* ---- idle timeout ----
+ *
+ * One queue of armed connections ordered by deadline and one ready-time
+ * GSource for its head. Input only records the time (last_activity); when
+ * a queued deadline passes, the connection is either re-queued at its real
+ * deadline or timed out. So a busy connection is touched once per period. */
 
-static gboolean
-conn_idle_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+static GSequence *idle_queue;
+static GSource *idle_source;
+
+static gint
+idle_compare (gconstpointer a, gconstpointer b, gpointer unused)
 {
-  return callback (user_data);
+  const PosthornConnection *x = a;
+  const PosthornConnection *y = b;
+
+  if (x->idle_deadline != y->idle_deadline)
+    return x->idle_deadline < y->idle_deadline ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
-static GSourceFuncs conn_idle_funcs = { NULL, NULL, conn_idle_dispatch, NULL, NULL, NULL };
-
-static gboolean
-conn_idle_cb (gpointer user_data)
+static void
+idle_source_update (void)
 {
-  PosthornConnection *conn = user_data;
-  gint64 now = g_get_monotonic_time ();
-  gint64 period = (gint64) conn->idle_timeout * G_USEC_PER_SEC;
-  gint64 deadline = conn->last_activity + period;
+  GSequenceIter *first = g_sequence_get_begin_iter (idle_queue);
 
-  if (now < deadline)
-    {
-      g_source_set_ready_time (conn->idle_source, deadline);
-      return G_SOURCE_CONTINUE;
-    }
+  if (g_sequence_iter_is_end (first))
+    g_source_set_ready_time (idle_source, -1);
+  else
+    g_source_set_ready_time (idle_source,
+                             ((PosthornConnection *) g_sequence_get (first))->idle_deadline);
+}
+
+static void
+conn_idle_disarm (PosthornConnection *conn)
+{
+  if (conn->idle_iter == NULL)
+    return;
+  g_sequence_remove (conn->idle_iter);
+  conn->idle_iter = NULL;
+  idle_source_update ();
+}
+
+static void
+conn_idle_queue (PosthornConnection *conn, gint64 deadline)
+{
+  conn->idle_deadline = deadline;
+  conn->idle_iter = g_sequence_insert_sorted (idle_queue, conn, idle_compare, NULL);
+}
+
+static void
+conn_idle_fire (PosthornConnection *conn, gint64 now)
+{
   conn->last_activity = now;
-  g_source_set_ready_time (conn->idle_source, now + period);
+  conn_idle_queue (conn, now + (gint64) conn->idle_timeout * G_USEC_PER_SEC);
 
   if (conn->life != LIFE_OPEN || conn->tls_state == TLS_HANDSHAKE || !conn->accepted)
     {
       conn_finish (conn, "timed out");
-      return G_SOURCE_CONTINUE;
+      return;
     }
   conn_enter (conn);
   if (conn->handler.idle_timeout != NULL)
@@ -455,21 +552,57 @@ conn_idle_cb (gpointer user_data)
       posthorn_connection_close (conn);
     }
   conn_leave (conn);
+}
+
+static gboolean
+idle_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (;;)
+    {
+      GSequenceIter *first = g_sequence_get_begin_iter (idle_queue);
+      PosthornConnection *conn;
+      gint64 deadline;
+
+      if (g_sequence_iter_is_end (first))
+        break;
+      conn = g_sequence_get (first);
+      if (conn->idle_deadline > now)
+        break;
+      g_sequence_remove (first);
+      conn->idle_iter = NULL;
+      deadline = conn->last_activity + (gint64) conn->idle_timeout * G_USEC_PER_SEC;
+      if (deadline > now)
+        {
+          conn_idle_queue (conn, deadline);
+          continue;
+        }
+      posthorn_connection_ref (conn);
+      conn_idle_fire (conn, now);
+      posthorn_connection_unref (conn);
+    }
+  idle_source_update ();
   return G_SOURCE_CONTINUE;
 }
+
+static GSourceFuncs idle_source_funcs = { NULL, NULL, idle_source_dispatch, NULL, NULL, NULL };
 
 static void
 conn_idle_arm (PosthornConnection *conn)
 {
-  conn_source_clear (&conn->idle_source);
+  conn_idle_disarm (conn);
   if (conn->idle_timeout == 0 || conn->life == LIFE_CLOSED)
     return;
-  conn->idle_source = g_source_new (&conn_idle_funcs, sizeof (GSource));
-  g_source_set_callback (conn->idle_source, conn_idle_cb, conn, NULL);
-  g_source_set_static_name (conn->idle_source, "posthorn idle timeout");
-  g_source_set_ready_time (conn->idle_source,
-                           conn->last_activity + (gint64) conn->idle_timeout * G_USEC_PER_SEC);
-  g_source_attach (conn->idle_source, NULL);
+  if (idle_queue == NULL)
+    {
+      idle_queue = g_sequence_new (NULL);
+      idle_source = g_source_new (&idle_source_funcs, sizeof (GSource));
+      g_source_set_static_name (idle_source, "posthorn idle timeouts");
+      g_source_attach (idle_source, NULL);
+    }
+  conn_idle_queue (conn, conn->last_activity + (gint64) conn->idle_timeout * G_USEC_PER_SEC);
+  idle_source_update ();
 }
 
 /* ---- creation and destruction ---- */
@@ -605,9 +738,8 @@ conn_finish (PosthornConnection *conn, const char *reason)
   conn->life = LIFE_CLOSED;
   if (reason != NULL && conn->accepted)
     posthorn_connection_log (conn, G_LOG_LEVEL_DEBUG, "connection closed: %s", reason);
-  conn_source_clear (&conn->read_source);
-  conn_source_clear (&conn->write_source);
-  conn_source_clear (&conn->idle_source);
+  conn_set_events (conn, 0);
+  conn_idle_disarm (conn);
   conn_source_clear (&conn->close_timer);
   if (conn->tls != NULL)
     {
@@ -1131,7 +1263,7 @@ conn_begin_linger (PosthornConnection *conn)
   shutdown (conn->fd, SHUT_WR);
   conn->life = LIFE_LINGERING;
   conn_close_timer_arm (conn, CONN_LINGER_TIMEOUT_S);
-  conn_source_clear (&conn->idle_source);
+  conn_idle_disarm (conn);
   conn_update_io (conn);
 }
 
@@ -1603,5 +1735,18 @@ net_connections_teardown (void)
     {
       g_clear_pointer (&conn_all, g_hash_table_unref);
       g_clear_pointer (&conn_per_ip, g_hash_table_unref);
+    }
+  if (idle_queue != NULL && g_sequence_get_length (idle_queue) == 0)
+    {
+      g_source_destroy (idle_source);
+      g_clear_pointer (&idle_source, g_source_unref);
+      g_clear_pointer (&idle_queue, g_sequence_free);
+    }
+  if (net_epoll_source != NULL)
+    {
+      g_source_destroy (net_epoll_source);
+      g_clear_pointer (&net_epoll_source, g_source_unref);
+      close (net_epoll_fd);
+      net_epoll_fd = -1;
     }
 }

@@ -767,7 +767,7 @@ check_memory_idle_sessions (Fixture *fixture, gboolean tls, guint count, guint64
 static void
 test_memory_idle_sessions (Fixture *fixture, gconstpointer data)
 {
-  check_memory_idle_sessions (fixture, FALSE, 400, 8);
+  check_memory_idle_sessions (fixture, FALSE, 400, 4);
 }
 
 static void
