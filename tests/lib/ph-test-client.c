@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <gnutls/x509.h>
 
@@ -106,34 +107,21 @@ ph_test_client_new (const char *host, guint16 port, gboolean tls,
   return ph_test_client_new_full (host, port, tls, priority, NULL, error);
 }
 
-PhTestClient *
-ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
-                         const char *priority, GBytes *resume_data, GError **error)
+/* Connects @fd (non-blocking) to @addr within the default timeout. */
+static PhTestClient *
+client_connect (int fd, const struct sockaddr *addr, socklen_t addr_len,
+                const char *what, GError **error)
 {
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-  struct addrinfo *result = NULL;
-  g_autofree char *service = g_strdup_printf ("%u", port);
-  PhTestClient *client;
+  PhTestClient *client = g_new0 (PhTestClient, 1);
   gint64 deadline;
-  int fd;
   int r;
 
-  r = getaddrinfo (host, service, &hints, &result);
-  if (r != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", host, gai_strerror (r));
-      return NULL;
-    }
-  fd = socket (result->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (fd, >=, 0);
-  client = g_new0 (PhTestClient, 1);
   client->fd = fd;
   client->timeout_ms = DEFAULT_TIMEOUT_MS;
   client->in = g_byte_array_new ();
 
   deadline = deadline_after (client->timeout_ms);
-  r = connect (fd, result->ai_addr, result->ai_addrlen);
-  freeaddrinfo (result);
+  r = connect (fd, addr, addr_len);
   if (r != 0 && errno == EINPROGRESS)
     {
       int so_error = 0;
@@ -149,17 +137,58 @@ ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
   if (r != 0)
     {
       int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "connect to %s:%u: %s",
-                   host, port, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "connect to %s: %s",
+                   what, g_strerror (saved));
       ph_test_client_free (client);
       return NULL;
     }
+  return client;
+}
+
+PhTestClient *
+ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
+                         const char *priority, GBytes *resume_data, GError **error)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+  struct addrinfo *result = NULL;
+  g_autofree char *service = g_strdup_printf ("%u", port);
+  g_autofree char *what = NULL;
+  PhTestClient *client;
+  int fd;
+  int r;
+
+  r = getaddrinfo (host, service, &hints, &result);
+  if (r != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", host, gai_strerror (r));
+      return NULL;
+    }
+  fd = socket (result->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  what = g_strdup_printf ("%s:%u", host, port);
+  client = client_connect (fd, result->ai_addr, result->ai_addrlen, what, error);
+  freeaddrinfo (result);
+  if (client == NULL)
+    return NULL;
   if (tls && !client_handshake (client, priority, resume_data, error))
     {
       ph_test_client_free (client);
       return NULL;
     }
   return client;
+}
+
+PhTestClient *
+ph_test_client_new_unix (const char *path, GError **error)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int fd;
+
+  g_assert_cmpuint (strlen (path), <, sizeof sun.sun_path);
+  g_strlcpy (sun.sun_path, path, sizeof sun.sun_path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  return client_connect (fd, (struct sockaddr *) &sun, sizeof sun, path, error);
 }
 
 PhTestClient *

@@ -133,6 +133,8 @@ PhTestClient *ph_test_client_new (const char *host, guint16 port, gboolean tls,
 PhTestClient *ph_test_client_new_full (const char *host, guint16 port, gboolean tls,
                                        const char *priority, GBytes *resume_data,
                                        GError **error);
+/* A plaintext connection to a unix socket listener ("unix:/path"). */
+PhTestClient *ph_test_client_new_unix (const char *path, GError **error);
 /* 127.0.0.1 and the port of @service; fails the test on error. */
 PhTestClient *ph_test_client_connect (PhTestServer *server, const char *service, gboolean tls);
 

@@ -875,8 +875,8 @@ test_listen_unix (void)
   g_autofree char *extra = g_strdup_printf ("[test-echo]\nlisten=unix:%s\n", path);
   g_autofree char *expected_line = g_strdup_printf ("echo %s 0 plain\n", path);
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
-  char buf[64];
-  gssize n;
+  g_autoptr (PhTestClient) client = NULL;
+  g_autoptr (GError) error = NULL;
   int fd;
 
   /* A stale socket file from a crashed run is replaced. */
@@ -890,13 +890,12 @@ test_listen_unix (void)
   ph_test_server_start_or_die (server);
   g_assert_nonnull (strstr (ph_test_server_get_ports_text (server), expected_line));
 
-  fd = socket (AF_UNIX, SOCK_STREAM, 0);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
-  n = recv (fd, buf, sizeof buf - 1, 0);
-  g_assert_cmpint (n, >, 0);
-  buf[n] = '\0';
-  g_assert_cmpstr (buf, ==, "+OK echo ready\r\n");
-  close (fd);
+  client = ph_test_client_new_unix (path, &error);
+  g_assert_no_error (error);
+  expect_line (client, "+OK echo ready");
+  ph_test_client_send (client, "ECHO local\r\n", -1);
+  expect_line (client, "+OK local");
+  g_clear_pointer (&client, ph_test_client_free);
 
   g_assert_cmpint (ph_test_server_stop (server), ==, 0);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));

@@ -48,6 +48,7 @@ typedef struct {
   guint64 long_line;
   guint pause_source;
   guint pause_ms;
+  gboolean drained_asked;
 } EchoSession;
 
 static GBytes *echo_big_chunk;
@@ -92,8 +93,11 @@ echo_drained (PosthornConnection *conn, gpointer user_data)
 
   if (session->big_left > 0)
     echo_big_continue (session);
-  else
-    posthorn_connection_write_string (conn, "+OK drained\r\n");
+  else if (session->drained_asked)
+    {
+      session->drained_asked = FALSE;
+      posthorn_connection_write_string (conn, "+OK drained\r\n");
+    }
 }
 
 static gboolean
@@ -246,7 +250,10 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
   else if (strcmp (line, "ID") == 0)
     posthorn_connection_printf (conn, "+OK %s\r\n", posthorn_connection_get_id (conn));
   else if (strcmp (line, "DRAINED") == 0)
-    posthorn_connection_notify_drained (conn);
+    {
+      session->drained_asked = TRUE;
+      posthorn_connection_notify_drained (conn);
+    }
   else if (g_str_has_prefix (line, "LATER ") && echo_parse_number (line + 6, &n))
     {
       session->literal_size = n;
