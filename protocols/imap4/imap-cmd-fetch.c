@@ -210,22 +210,31 @@ static const char *
 part_encoding (PosthornMessageInfo *info, const ImapSection *section)
 {
   g_autofree char *number = section_spec (section, TRUE);
+  g_autofree char *parent = NULL;
+  const char *dot = strrchr (number, '.');
 
-  for (guint k = 0; k < posthorn_message_info_get_n_parts (info); k++)
-    {
-      const char *num = NULL;
-      PosthornMessagePartType type;
-      gboolean is_message = FALSE;
-      const char *encoding = NULL;
+  /* "1" of a single-part message (or of an encapsulated single-part
+   * message "N.1") is the body of the message node itself */
+  if (strcmp (dot != NULL ? dot + 1 : number, "1") == 0)
+    parent = dot != NULL ? g_strndup (number, (gsize) (dot - number)) : g_strdup ("");
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint k = 0; k < posthorn_message_info_get_n_parts (info); k++)
+      {
+        const char *num = NULL;
+        PosthornMessagePartType type;
+        gboolean is_message = FALSE;
+        const char *encoding = NULL;
 
-      posthorn_message_info_get_part (info, k, &num, &type, &is_message, NULL, NULL, NULL, NULL);
-      if (is_message || g_strcmp0 (num, number) != 0)
-        continue;
-      if (type != POSTHORN_MESSAGE_PART_LEAF)
-        return NULL;
-      posthorn_message_info_get_part_content_type (info, k, NULL, NULL, NULL, &encoding);
-      return encoding;
-    }
+        posthorn_message_info_get_part (info, k, &num, &type, &is_message, NULL, NULL, NULL, NULL);
+        if (pass == 0 && (is_message || g_strcmp0 (num, number) != 0))
+          continue;
+        if (pass == 1 && (!is_message || parent == NULL || g_strcmp0 (num, parent) != 0))
+          continue;
+        if (type != POSTHORN_MESSAGE_PART_LEAF)
+          return NULL;
+        posthorn_message_info_get_part_content_type (info, k, NULL, NULL, NULL, &encoding);
+        return encoding;
+      }
   return NULL;
 }
 

@@ -277,7 +277,7 @@ list_done (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean ret_subscribed = (cmd->u.list.ret & IMAP_LIST_RETURN_SUBSCRIBED) != 0 || (!lsub && sel_subscribed);
   gboolean extended = cmd->u.list.extended || session->rev2;
   GPtrArray *pats = g_ptr_array_new ();
-  g_autoptr(GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) listed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   ListJob *job;
 
   if (imap_session_is_closed (session))
@@ -355,11 +355,33 @@ list_done (GObject *source, GAsyncResult *result, gpointer user_data)
           if ((e->special_use & special_uses[j].use) != 0)
             ATTR (special_uses[j].name);
 #undef ATTR
-      g_hash_table_add (listed, (gpointer) e->name);
+      g_hash_table_add (listed, g_strdup (e->name));
       append_list_line (session, out, attrs->str, e->name, childinfo);
       if (job->status_names != NULL && e->exists)
         g_ptr_array_add (job->status_names, g_strdup (e->name));
     }
+
+  /* LIST (SUBSCRIBED RECURSIVEMATCH): parents the store does not know */
+  if (!lsub && sel_subscribed && recursive)
+    for (guint k = 0; k < posthorn_mailbox_list_get_count (list); k++)
+      {
+        const PosthornMailboxEntry *e = posthorn_mailbox_list_get (list, k);
+        g_autofree char *parent = NULL;
+        char *slash;
+
+        if (!e->subscribed)
+          continue;
+        parent = g_strdup (e->name);
+        while ((slash = strrchr (parent, '/')) != NULL)
+          {
+            *slash = '\0';
+            if (posthorn_mailbox_list_lookup (list, parent) != NULL
+                || g_hash_table_contains (listed, parent) || !any_pattern_match (patterns, parent))
+              continue;
+            append_list_line (session, out, "\\NonExistent", parent, "SUBSCRIBED");
+            g_hash_table_add (listed, g_strdup (parent));
+          }
+      }
 
   /* LSUB with '%': parents of subscribed names that the '%' stopped at */
   if (lsub)
@@ -383,7 +405,7 @@ list_done (GObject *source, GAsyncResult *result, gpointer user_data)
                 if (pe == NULL || !pe->subscribed)
                   {
                     append_list_line (session, out, "\\Noselect", parent, NULL);
-                    g_hash_table_add (listed, (gpointer) e->name);
+                    g_hash_table_add (listed, g_strdup (e->name));
                   }
                 break;
               }

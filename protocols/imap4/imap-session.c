@@ -101,7 +101,7 @@ imap_session_capabilities (ImapSession *session)
   g_string_append (caps, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN"
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
-                         " SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
+                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
   if (session->settings->quota_storage > 0)
     g_string_append (caps, " QUOTA QUOTA=RES-STORAGE");
   if (session->settings->append_limit > 0)
@@ -599,10 +599,13 @@ dispatch (ImapSession *session)
     case IMAP_COMMAND_CLOSE: imap_cmd_close (session); break;
     case IMAP_COMMAND_UNSELECT: imap_cmd_unselect (session); break;
     case IMAP_COMMAND_EXPUNGE: imap_cmd_expunge (session); break;
+    case IMAP_COMMAND_SEARCH: imap_cmd_search (session); break;
     case IMAP_COMMAND_FETCH: imap_cmd_fetch (session); break;
     case IMAP_COMMAND_STORE: imap_cmd_store (session); break;
     case IMAP_COMMAND_COPY:
     case IMAP_COMMAND_MOVE: imap_cmd_copy (session); break;
+    case IMAP_COMMAND_SORT: imap_cmd_sort (session); break;
+    case IMAP_COMMAND_THREAD: imap_cmd_thread (session); break;
     default: bad (session, "Command not supported by this server"); break;
     }
 }
