@@ -43,12 +43,14 @@ smtp_message_begin (SmtpSession *session, gboolean binary)
   gboolean tls = session->conn != NULL && posthorn_connection_is_tls (session->conn);
 
   session->writer = posthorn_message_writer_new (NULL, 0);
+  session->filter_header_offset = 0;
   /* Return-Path: belongs to the final delivery (RFC 5321 §4.4); when some
    * recipients are queued the local copy gets it at delivery time. */
   if (smtp_count_remote (session) == 0)
     {
       g_autofree char *return_path = smtp_return_path_build (session->sender);
       smtp_data_sink (return_path, strlen (return_path), session);
+      session->filter_header_offset = strlen (return_path);
     }
   info.helo = session->helo;
   info.address = session->conn != NULL ? posthorn_connection_get_peer_address (session->conn) : NULL;
@@ -137,12 +139,33 @@ smtp_message_refuse (SmtpSession *session, const GError *error)
   smtp_session_reset_transaction (session);
 }
 
+/* After the filters: the message to store (with their header fields), or
+ * their refusal. */
+static void
+smtp_message_filtered (SmtpSession *session, PosthornMessage *message, const GError *refusal,
+                       gpointer user_data)
+{
+  SmtpFinish *finish;
+
+  if (refusal != NULL)
+    {
+      smtp_message_refuse (session, refusal);
+      if (session->conn != NULL)
+        posthorn_connection_set_state (session->conn, "ready");
+      return;
+    }
+  finish = g_new0 (SmtpFinish, 1);
+  finish->session = smtp_session_ref (session);
+  finish->lmtp = session->info->role == SMTP_ROLE_LMTP;
+  smtp_session_pause (session);
+  smtp_delivery_run (session, message, smtp_delivered, finish);
+}
+
 static void
 smtp_message_end (SmtpSession *session)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PosthornMessage) message = NULL;
-  SmtpFinish *finish;
 
   smtp_session_command_mode (session);
   if (!smtp_data_finish (session->data, &error))
@@ -169,11 +192,7 @@ smtp_message_end (SmtpSession *session)
       return;
     }
 
-  finish = g_new0 (SmtpFinish, 1);
-  finish->session = smtp_session_ref (session);
-  finish->lmtp = session->info->role == SMTP_ROLE_LMTP;
-  smtp_session_pause (session);
-  smtp_delivery_run (session, message, smtp_delivered, finish);
+  smtp_filter_data (session, message, smtp_message_filtered, NULL);
 }
 
 /* ---- DATA ---- */

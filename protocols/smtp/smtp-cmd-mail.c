@@ -28,6 +28,15 @@ smtp_mail_accept (SmtpSession *session, SmtpCommand *cmd)
   smtp_session_reply (session, 250, "2.1.0", "Ok");
 }
 
+static void
+smtp_mail_filtered (SmtpSession *session, gboolean accepted, gpointer user_data)
+{
+  g_autoptr(SmtpCommand) cmd = user_data;
+
+  if (accepted)
+    smtp_mail_accept (session, cmd);
+}
+
 void
 smtp_cmd_mail (SmtpSession *session, const SmtpCommand *cmd)
 {
@@ -69,7 +78,8 @@ smtp_cmd_mail (SmtpSession *session, const SmtpCommand *cmd)
   copy->smtputf8 = cmd->smtputf8;
   copy->ret = cmd->ret;
   copy->envid = g_strdup (cmd->envid);
-  smtp_mail_accept (session, copy);
+  smtp_filter_mail (session, sender, cmd->has_size ? cmd->size : 0, smtp_mail_filtered,
+                    g_steal_pointer (&copy));
 }
 
 /* ---- RCPT ---- */
@@ -88,10 +98,15 @@ smtp_rcpt_check_free (SmtpRcptCheck *check)
 }
 
 static void
-smtp_rcpt_accept (SmtpRcptCheck *check)
+smtp_rcpt_filtered (SmtpSession *session, gboolean accepted, gpointer user_data)
 {
-  SmtpSession *session = check->session;
+  SmtpRcptCheck *check = user_data;
 
+  if (!accepted)
+    {
+      smtp_rcpt_check_free (check);
+      return;
+    }
   if (!session->in_transaction)
     smtp_session_reply (session, 503, "5.5.1", "Need MAIL command");
   else
@@ -100,6 +115,20 @@ smtp_rcpt_accept (SmtpRcptCheck *check)
       smtp_session_reply (session, 250, "2.1.5", "Ok");
     }
   smtp_rcpt_check_free (check);
+}
+
+static void
+smtp_rcpt_accept (SmtpRcptCheck *check)
+{
+  SmtpSession *session = check->session;
+
+  if (!session->in_transaction)
+    {
+      smtp_session_reply (session, 503, "5.5.1", "Need MAIL command");
+      smtp_rcpt_check_free (check);
+      return;
+    }
+  smtp_filter_rcpt (session, check->rcpt->mailbox, smtp_rcpt_filtered, check);
 }
 
 static void

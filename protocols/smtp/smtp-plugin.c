@@ -100,6 +100,15 @@ smtp_read_settings (PosthornPlugin *plugin, SmtpSettings *settings, GError **err
                                  "'%s' is neither normal nor strict", bare);
       return FALSE;
     }
+  if (!posthorn_config_get_duration (plugin, "filter_timeout", 30, &value, error))
+    return FALSE;
+  if (value == 0 || value > 3600)
+    {
+      posthorn_config_set_error (plugin, "filter_timeout", error,
+                                 "must be between 1 s and 1 h");
+      return FALSE;
+    }
+  settings->filter_timeout = (guint) value;
   return posthorn_config_get_boolean (plugin, "allow_sender_mismatch", FALSE,
                                       &settings->allow_sender_mismatch, error);
 }

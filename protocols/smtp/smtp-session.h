@@ -33,6 +33,7 @@ typedef struct {
   guint max_received;            /* Received: fields before "too many hops" */
   SmtpBareNewline bare_newline;
   gboolean allow_sender_mismatch;
+  guint filter_timeout;          /* seconds a filter may take to answer */
   SmtpQueue *queue;              /* NULL until the queue is set up */
 } SmtpSettings;
 
@@ -92,6 +93,7 @@ struct _SmtpSession {
   SmtpData *data;
   PosthornMessageWriter *writer;
   GError *write_error;
+  guint64 filter_header_offset;  /* where filter header fields go: after Return-Path: */
 };
 
 void smtp_session_new (PosthornConnection *conn, const SmtpServiceInfo *info);
@@ -132,6 +134,20 @@ void smtp_cmd_data_line (SmtpSession *session, const char *line, gsize length,
 void smtp_cmd_bdat (SmtpSession *session, const SmtpCommand *cmd);
 void smtp_cmd_bdat_bytes (SmtpSession *session, const guint8 *data, gsize length,
                           gboolean last);
+
+/* The filter chain (smtp-filter.c) at MAIL, RCPT and the end of data.
+ * @done runs once with the verdict; on REJECT/TEMPFAIL the reply was
+ * already sent. At DATA, *@message is replaced by the message with the
+ * header fields filters added (when they added some). */
+typedef void (*SmtpFilterDone) (SmtpSession *session, gboolean accepted, gpointer user_data);
+void smtp_filter_mail (SmtpSession *session, const char *sender, guint64 size,
+                       SmtpFilterDone done, gpointer user_data);
+void smtp_filter_rcpt (SmtpSession *session, const char *recipient,
+                       SmtpFilterDone done, gpointer user_data);
+typedef void (*SmtpFilterDataDone) (SmtpSession *session, PosthornMessage *message,
+                                    const GError *refusal, gpointer user_data);
+void smtp_filter_data (SmtpSession *session, PosthornMessage *message,
+                       SmtpFilterDataDone done, gpointer user_data);
 
 /* TRUE if @mailbox ("local@domain") may be used as MAIL FROM by @user
  * (case-insensitive domain, exact local part after lowercasing ASCII). */
