@@ -492,6 +492,21 @@ conn_schedule_dispatch (PosthornConnection *conn)
 static GSequence *idle_queue;
 static GSource *idle_source;
 
+/* A TLS handshake gets at most this long, whatever the idle timeout. */
+#define CONN_HANDSHAKE_TIMEOUT_S 30
+
+/* The idle period in force (µs), 0 for none. */
+static gint64
+conn_idle_period (const PosthornConnection *conn)
+{
+  guint seconds = conn->idle_timeout;
+
+  if (conn->tls_state == TLS_HANDSHAKE &&
+      (seconds == 0 || seconds > CONN_HANDSHAKE_TIMEOUT_S))
+    seconds = CONN_HANDSHAKE_TIMEOUT_S;
+  return (gint64) seconds * G_USEC_PER_SEC;
+}
+
 static gint
 idle_compare (gconstpointer a, gconstpointer b, gpointer unused)
 {
@@ -536,7 +551,7 @@ static void
 conn_idle_fire (PosthornConnection *conn, gint64 now)
 {
   conn->last_activity = now;
-  conn_idle_queue (conn, now + (gint64) conn->idle_timeout * G_USEC_PER_SEC);
+  conn_idle_queue (conn, now + conn_idle_period (conn));
 
   if (conn->life != LIFE_OPEN || conn->tls_state == TLS_HANDSHAKE || !conn->accepted)
     {
@@ -572,7 +587,9 @@ idle_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
         break;
       g_sequence_remove (first);
       conn->idle_iter = NULL;
-      deadline = conn->last_activity + (gint64) conn->idle_timeout * G_USEC_PER_SEC;
+      if (conn_idle_period (conn) == 0)
+        continue;
+      deadline = conn->last_activity + conn_idle_period (conn);
       if (deadline > now)
         {
           conn_idle_queue (conn, deadline);
@@ -592,7 +609,7 @@ static void
 conn_idle_arm (PosthornConnection *conn)
 {
   conn_idle_disarm (conn);
-  if (conn->idle_timeout == 0 || conn->life == LIFE_CLOSED)
+  if (conn_idle_period (conn) == 0 || conn->life == LIFE_CLOSED)
     return;
   if (idle_queue == NULL)
     {
@@ -601,7 +618,7 @@ conn_idle_arm (PosthornConnection *conn)
       g_source_set_static_name (idle_source, "posthorn idle timeouts");
       g_source_attach (idle_source, NULL);
     }
-  conn_idle_queue (conn, conn->last_activity + (gint64) conn->idle_timeout * G_USEC_PER_SEC);
+  conn_idle_queue (conn, conn->last_activity + conn_idle_period (conn));
   idle_source_update ();
 }
 
@@ -653,6 +670,7 @@ net_connection_accept (NetListener *listener, int fd,
           return;
         }
       conn->tls_state = TLS_HANDSHAKE;
+      conn_idle_arm (conn);
       conn_handshake_step (conn);
       return;
     }
@@ -1112,6 +1130,8 @@ conn_flush (PosthornConnection *conn)
           return;
         }
       conn->tls_state = TLS_HANDSHAKE;
+      conn->last_activity = g_get_monotonic_time ();
+      conn_idle_arm (conn);
       conn_handshake_step (conn);
       return;
     }
@@ -1419,6 +1439,7 @@ conn_handshake_step (PosthornConnection *conn)
     }
 
   conn->tls_state = TLS_ON;
+  conn_idle_arm (conn);
   conn_enter (conn);
   if (!conn->accepted)
     {
