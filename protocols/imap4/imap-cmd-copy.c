@@ -6,6 +6,24 @@
 #include <string.h>
 
 GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
+void imap_quota_usage_async (ImapSession *session, void (*done) (ImapSession *, guint64, gpointer),
+                             gpointer user_data);
+
+typedef struct {
+  ImapSession *session;
+  GArray *uids;
+  char *dest;
+  guint64 used;
+} CopyJob;
+
+static void
+copy_job_free (CopyJob *job)
+{
+  imap_session_unref (job->session);
+  g_array_unref (job->uids);
+  g_free (job->dest);
+  g_free (job);
+}
 
 static void
 copy_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -24,6 +42,15 @@ copy_done (GObject *source, GAsyncResult *result, gpointer user_data)
       imap_session_unref (session);
       return;
     }
+  if (changes != NULL && !move)
+    for (guint k = 0; k < posthorn_store_changes_get_count (changes); k++)
+      {
+        const PosthornStoreChange *c = posthorn_store_changes_get (changes, k);
+        /* copies into the selected mailbox: EXISTS at completion */
+        if (c->kind == POSTHORN_EVENT_MESSAGE_NEW && session->selected != NULL
+            && g_strcmp0 (c->mailbox, session->selected) == 0)
+          session->sync_wanted = TRUE;
+      }
   if (changes == NULL)
     {
       if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND))
@@ -57,6 +84,59 @@ copy_done (GObject *source, GAsyncResult *result, gpointer user_data)
   imap_session_unref (session);
 }
 
+static void
+copy_start (ImapSession *session, GArray *uids, const char *dest)
+{
+  posthorn_store_copy_async (session->user, session->selected,
+                             posthorn_mailbox_view_get_uidvalidity (session->view),
+                             (const guint32 *) uids->data, uids->len, dest,
+                             session->cmd->type == IMAP_COMMAND_MOVE, session->cancellable,
+                             copy_done, imap_session_ref (session));
+}
+
+static void
+copy_sizes_known (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CopyJob *job = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreFetch) meta = posthorn_store_fetch_finish (result, &error);
+  guint64 total = job->used;
+
+  if (!imap_session_is_closed (job->session))
+    {
+      if (meta == NULL)
+        imap_session_finish_error (job->session, error, FALSE);
+      else
+        {
+          for (guint k = 0; k < posthorn_store_fetch_get_count (meta); k++)
+            total += posthorn_store_fetch_get (meta, k)->size;
+          if (total > job->session->settings->quota_storage)
+            imap_session_finish (job->session, IMAP_SYNC_WANTED, "NO", "OVERQUOTA",
+                                 "Quota exceeded.");
+          else
+            copy_start (job->session, job->uids, job->dest);
+        }
+    }
+  copy_job_free (job);
+}
+
+static void
+copy_quota_known (ImapSession *session, guint64 used, gpointer user_data)
+{
+  CopyJob *job = user_data;
+
+  if (imap_session_is_closed (session))
+    {
+      copy_job_free (job);
+      return;
+    }
+  job->used = used;
+  posthorn_store_fetch_async (session->user, session->selected,
+                              posthorn_mailbox_view_get_uidvalidity (session->view),
+                              (const guint32 *) job->uids->data, job->uids->len,
+                              session->cancellable, copy_sizes_known, job);
+}
+
 void
 imap_cmd_copy (ImapSession *session)
 {
@@ -84,9 +164,14 @@ imap_cmd_copy (ImapSession *session)
                            cmd->type == IMAP_COMMAND_MOVE ? "move" : "copy");
       return;
     }
-  posthorn_store_copy_async (session->user, session->selected,
-                             posthorn_mailbox_view_get_uidvalidity (session->view),
-                             (const guint32 *) uids->data, uids->len, dest,
-                             cmd->type == IMAP_COMMAND_MOVE, session->cancellable,
-                             copy_done, imap_session_ref (session));
+  if (cmd->type == IMAP_COMMAND_COPY && session->settings->quota_storage > 0)
+    {
+      CopyJob *job = g_new0 (CopyJob, 1);
+      job->session = imap_session_ref (session);
+      job->uids = g_steal_pointer (&uids);
+      job->dest = g_steal_pointer (&dest);
+      imap_quota_usage_async (session, copy_quota_known, job);
+      return;
+    }
+  copy_start (session, uids, dest);
 }

@@ -8,7 +8,10 @@ on_mailbox_event (const PosthornEvent *event, gpointer user_data)
 {
   ImapSession *session = user_data;
 
-  /* the data comes from the view sync; the event only says one is due */
+  /* the data comes from the view sync; the event only says one is due.
+   * Our own changes were synced when they were made. */
+  if (posthorn_event_get_origin (event) == session)
+    return;
   switch (posthorn_event_get_kind (event))
     {
     case POSTHORN_EVENT_MESSAGE_NEW:

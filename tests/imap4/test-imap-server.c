@@ -396,6 +396,11 @@ test_append_limits (Fixture *f, gconstpointer data)
       else
         g_assert_true (g_str_has_prefix (tagged, "NO [OVERQUOTA]"));
     }
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&tagged, g_free);
+  tagged = imap_test_fail (f->client, "COPY 1 Trash");
+  g_assert_true (g_str_has_prefix (tagged, "NO [OVERQUOTA]"));
   lines = imap_test_ok (f->client, "GETQUOTAROOT INBOX");
   g_assert_nonnull (imap_test_find (lines, "* QUOTAROOT INBOX \"\""));
   g_assert_nonnull (imap_test_find (lines, "* QUOTA \"\" (STORAGE 3 4)"));
@@ -588,6 +593,12 @@ test_store_copy_move (Fixture *f, gconstpointer data)
   g_clear_pointer (&lines, g_ptr_array_unref);
   lines = imap_test_ok (f->client, "STATUS INBOX (MESSAGES)");
   g_assert_nonnull (imap_test_find (lines, "(MESSAGES 0)"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  /* a copy into the selected mailbox shows up as EXISTS */
+  lines = imap_test_ok (f->client, "SELECT Trash");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "COPY 1 Trash");
+  g_assert_nonnull (imap_test_find (lines, "* 3 EXISTS"));
   g_clear_pointer (&lines, g_ptr_array_unref);
   /* EXAMINE is read-only */
   lines = imap_test_ok (f->client, "EXAMINE Trash");
