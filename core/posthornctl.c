@@ -10,14 +10,6 @@
 
 static int ctl_help_main (int argc, char **argv);
 
-/* Subcommands whose home is the D-Bus interface (org.posthorn.Posthorn1). */
-static int
-ctl_needs_dbus (int argc, char **argv)
-{
-  fprintf (stderr, "posthornctl: %s needs the D-Bus interface, not built yet\n", argv[0]);
-  return 2;
-}
-
 static int
 ctl_version_main (int argc, char **argv)
 {
@@ -32,10 +24,11 @@ static const struct {
   const char *summary;
 } commands[] = {
   { "user", ctl_user_main, "add, change, remove and list users of the passwd-file" },
-  { "status", ctl_needs_dbus, "show the running daemon's version, listeners and counters" },
-  { "plugins", ctl_needs_dbus, "list the running daemon's plugins" },
-  { "sessions", ctl_needs_dbus, "list open sessions" },
-  { "reload", ctl_needs_dbus, "reload certificates and what plugins can re-read" },
+  { "status", ctl_status_main, "show the running daemon's version, listeners and counters" },
+  { "plugins", ctl_plugins_main, "list the running daemon's plugins" },
+  { "sessions", ctl_sessions_main, "list open sessions" },
+  { "reload", ctl_reload_main, "reload certificates and what plugins can re-read" },
+  { "kick", ctl_kick_main, "close every session of a user" },
   { "version", ctl_version_main, "print the version" },
   { "help", ctl_help_main, "show this help" },
 };

@@ -80,16 +80,17 @@ test_dbus_commands (void)
 {
   static const char *const commands[] = { "status", "plugins", "sessions", "reload", NULL };
 
+  /* No bus there: each D-Bus command says so (tests/dbus/ runs them
+   * against a daemon). */
+  g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/posthorn-test-bus", TRUE);
   for (gsize i = 0; commands[i] != NULL; i++)
     {
       g_auto(Run) run = { 0 };
-      g_autofree char *expected =
-        g_strdup_printf ("posthornctl: %s needs the D-Bus interface, not built yet\n", commands[i]);
 
       run_posthornctl (&run, commands[i], NULL);
-      g_assert_cmpint (run.status, ==, 2);
+      g_assert_cmpint (run.status, ==, 1);
       g_assert_cmpstr (run.out, ==, "");
-      g_assert_cmpstr (run.err, ==, expected);
+      g_assert_true (g_str_has_prefix (run.err, "posthornctl: cannot connect to the system bus: "));
     }
 }
 
