@@ -29,6 +29,7 @@ static const struct {
   { "sessions", ctl_sessions_main, "list open sessions" },
   { "reload", ctl_reload_main, "reload certificates and what plugins can re-read" },
   { "kick", ctl_kick_main, "close every session of a user" },
+  { "queue", ctl_queue_main, "list, flush or delete messages in the outbound SMTP queue" },
   { "version", ctl_version_main, "print the version" },
   { "help", ctl_help_main, "show this help" },
 };

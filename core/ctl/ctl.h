@@ -11,3 +11,6 @@ int ctl_plugins_main (int argc, char **argv);
 int ctl_sessions_main (int argc, char **argv);
 int ctl_reload_main (int argc, char **argv);
 int ctl_kick_main (int argc, char **argv);
+
+/* posthornctl queue list|flush|delete (core/ctl/ctl-queue.c) */
+int ctl_queue_main (int argc, char **argv);

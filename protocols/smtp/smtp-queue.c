@@ -141,6 +141,9 @@ spool_write_run (gpointer data, GCancellable *cancellable, GError **error)
     return smtp_spool_remove (w->dir, w->remove_id, error) ? GINT_TO_POINTER (1) : NULL;
   if (w->message != NULL && !spool_write_message (w->dir, w->id, w->message, error))
     return NULL;
+  /* deleted by posthornctl meanwhile: do not bring the envelope back */
+  if (w->message == NULL && smtp_spool_is_deleted (w->dir, w->id))
+    return GINT_TO_POINTER (1);
   return smtp_spool_write_file (w->dir, w->name, w->text, w->length, error)
          ? GINT_TO_POINTER (1) : NULL;
 }
@@ -532,6 +535,12 @@ item_round_done (SmtpQueue *queue, SmtpQueueItem *item)
   guint pending = 0;
   guint64 backoff;
 
+  if (item->deleted)
+    {
+      /* posthornctl queue delete: the last attempt is over, the files go */
+      spool_remove (queue, env->id);
+      return;
+    }
   env->attempts++;
   for (guint i = 0; i < env->rcpts->len; i++)
     {
@@ -570,8 +579,6 @@ item_round_done (SmtpQueue *queue, SmtpQueueItem *item)
         dsn_send (queue, item, SMTP_DSN_DELAY, delayed);
     }
 
-  if (item->deleted)
-    return;
   if (pending == 0)
     {
       g_message ("%s: done after %u attempt(s)", env->id, env->attempts);
@@ -792,8 +799,13 @@ smtp_queue_dir_changed (GFileMonitor *monitor, GFile *file, GFile *other,
 
       if (item != NULL)
         {
-          g_message ("%s: removed from the queue", id);
+          gboolean busy = item->jobs > 0;
+
+          g_message ("%s: removed from the queue%s", id,
+                     busy ? " (after the attempt in progress)" : "");
           item_remove (queue, item);
+          if (!busy)
+            spool_remove (queue, id);
         }
     }
 }
@@ -812,6 +824,7 @@ smtp_queue_new (SmtpSettings *settings, SmtpQueueConfig *config, GError **error)
                                         (GDestroyNotify) item_unref);
   queue->domain_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!smtp_spool_ensure_dir (queue->config.dir, error) ||
+      !smtp_spool_purge_deleted (queue->config.dir, error) ||
       (ids = smtp_spool_list (queue->config.dir, error)) == NULL)
     {
       smtp_queue_free (queue);

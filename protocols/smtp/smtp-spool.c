@@ -317,9 +317,12 @@ smtp_spool_remove (const char *dir, const char *id, GError **error)
   g_autofree char *name = g_strconcat (id, ".env", NULL);
   g_autofree char *env = g_build_filename (dir, name, NULL);
   g_autofree char *msg = smtp_spool_message_path (dir, id);
+  g_autofree char *deleted = g_strconcat (env, SMTP_SPOOL_DELETED_SUFFIX, NULL);
 
   if (g_unlink (env) != 0 && errno != ENOENT)
     return set_io_error (error, "cannot remove", env);
+  if (g_unlink (deleted) != 0 && errno != ENOENT)
+    return set_io_error (error, "cannot remove", deleted);
   if (g_unlink (msg) != 0 && errno != ENOENT)
     return set_io_error (error, "cannot remove", msg);
   return sync_dir (dir, error);
@@ -353,4 +356,42 @@ smtp_spool_list (const char *dir, GError **error)
     }
   g_ptr_array_sort (ids, compare_strings);
   return ids;
+}
+
+gboolean
+smtp_spool_is_deleted (const char *dir, const char *id)
+{
+  g_autofree char *name = g_strconcat (id, ".env" SMTP_SPOOL_DELETED_SUFFIX, NULL);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+gboolean
+smtp_spool_purge_deleted (const char *dir, GError **error)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, error);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  g_autofree char *flush = g_build_filename (dir, "flush", NULL);
+
+  if (d == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *id = NULL;
+
+      if (!g_str_has_suffix (name, ".env" SMTP_SPOOL_DELETED_SUFFIX))
+        continue;
+      id = g_strndup (name, strlen (name) - strlen (".env" SMTP_SPOOL_DELETED_SUFFIX));
+      if (smtp_spool_id_valid (id))
+        g_ptr_array_add (ids, g_steal_pointer (&id));
+    }
+  for (guint i = 0; i < ids->len; i++)
+    if (!smtp_spool_remove (dir, ids->pdata[i], error))
+      return FALSE;
+  /* a flush asked for while the daemon was down is done by the start */
+  if (g_unlink (flush) != 0 && errno != ENOENT)
+    return set_io_error (error, "cannot remove", flush);
+  return TRUE;
 }

@@ -76,8 +76,19 @@ gboolean smtp_spool_write_file (const char *dir, const char *name, const void *d
 gboolean smtp_spool_write_envelope (const char *dir, const SmtpEnvelope *env, GError **error);
 /* Reads ID.env. */
 SmtpEnvelope *smtp_spool_read_envelope (const char *dir, const char *id, GError **error);
-/* Removes ID.env, then ID.msg (missing files are fine). */
+/* `posthornctl queue delete ID` renames ID.env to ID.env.deleted (one
+ * atomic step, so it never races with the runner): the message is gone
+ * for the runner's directory monitor, and the runner removes the files
+ * once no delivery attempt uses them (at the next start if it is down). */
+#define SMTP_SPOOL_DELETED_SUFFIX ".deleted"
+
+/* Removes ID.env, ID.env.deleted, then ID.msg (missing files are fine). */
 gboolean smtp_spool_remove (const char *dir, const char *id, GError **error);
+/* TRUE if ID.env.deleted exists: the envelope must not be written again. */
+gboolean smtp_spool_is_deleted (const char *dir, const char *id);
+/* Removes every message whose ID.env.deleted exists, and a left-over
+ * "flush" file (at start, before the spool is loaded). */
+gboolean smtp_spool_purge_deleted (const char *dir, GError **error);
 /* The ids of every ID.env in @dir, sorted. */
 GPtrArray *smtp_spool_list (const char *dir, GError **error);
 /* The path of ID.msg. */

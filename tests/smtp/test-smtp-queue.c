@@ -8,6 +8,7 @@
 #include "smtp-test-util.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <string.h>
 
 /* ---- the sink ---- */
@@ -348,6 +349,160 @@ test_survives_restart (void)
   g_assert_nonnull (strstr (got, "still here"));
 }
 
+/* ---- posthornctl queue ---- */
+
+static int
+run_ctl (PhTestServer *server, char **out, const char *action, const char *arg)
+{
+  const char *ctl = g_getenv ("POSTHORNCTL");
+  const char *argv[] = { ctl, "queue", "-c", ph_test_server_get_config_path (server), action,
+                         arg, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_assert_nonnull (ctl);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  if (err != NULL && *err != '\0')
+    g_test_message ("posthornctl queue %s: %s", action, g_strchomp (err));
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static GPtrArray *
+spool_ids (PhTestServer *server)
+{
+  g_autofree char *dir = g_build_filename (ph_test_server_get_state_dir (server), "smtp-queue", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".env"))
+      g_ptr_array_add (ids, g_strndup (name, strlen (name) - 4));
+  return ids;
+}
+
+static gboolean
+spool_has_file (PhTestServer *server, const char *id, const char *suffix)
+{
+  g_autofree char *name = g_strconcat (id, suffix, NULL);
+  g_autofree char *path = g_build_filename (ph_test_server_get_state_dir (server), "smtp-queue",
+                                            name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+test_ctl_queue (void)
+{
+  g_autoptr(Sink) sink = sink_new (SINK_TEMPFAIL_RCPT, SINK_TEMPFAIL_RCPT);
+  g_autoptr(PhTestServer) server = server_with_transport (sink->port, "retry_min=1h\n");
+  const char *first[] = { "dest@remote.example", NULL };
+  const char *second[] = { "other@remote.example", NULL };
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *got = NULL;
+  g_autofree char *deleted_out = NULL;
+  g_autofree char *again = NULL;
+  const char *keep, *drop;
+
+  submit_as_alice (server, first, "Subject: first\r\n\r\ngoes away\r\n");
+  submit_as_alice (server, second, "Subject: second\r\n\r\nstays\r\n");
+  /* both were tried once and deferred for an hour */
+  for (int i = 0; i < 100 && sink->sessions < 2; i++)
+    g_usleep (50 * 1000);
+  g_assert_cmpuint (sink->sessions, ==, 2);
+  g_usleep (300 * 1000);  /* the deferral is written after the attempt */
+  ids = spool_ids (server);
+  g_assert_cmpuint (ids->len, ==, 2);
+
+  g_assert_cmpint (run_ctl (server, &text, "list", NULL), ==, 0);
+  g_assert_nonnull (strstr (text, "2 message(s) in the queue"));
+  g_assert_nonnull (strstr (text, "<alice@example.org>"));
+  g_assert_nonnull (strstr (text, "pending   <dest@remote.example>"));
+  g_assert_nonnull (strstr (text, ids->pdata[0]));
+  g_assert_cmpint (run_ctl (server, &json, "list", "--json"), ==, 0);
+  g_assert_true (g_str_has_prefix (json, "[\n  {\"id\": \""));
+  g_assert_nonnull (strstr (json, "\"sender\": \"alice@example.org\""));
+  g_assert_nonnull (strstr (json, "{\"address\": \"other@remote.example\", \"state\": \"pending\""));
+  g_assert_nonnull (strstr (json, "\"attempts\": 1"));
+
+  /* delete the message to dest@, flush: only the other one goes out */
+  {
+    g_autofree char *path = NULL;
+    g_autofree char *bytes = NULL;
+
+    drop = ids->pdata[0];
+    keep = ids->pdata[1];
+    path = g_build_filename (ph_test_server_get_state_dir (server), "smtp-queue", NULL);
+    bytes = g_strconcat (path, "/", drop, ".msg", NULL);
+    g_assert_true (g_file_get_contents (bytes, &got, NULL, NULL));
+    if (strstr (got, "goes away") == NULL)
+      {
+        drop = ids->pdata[1];
+        keep = ids->pdata[0];
+      }
+    g_clear_pointer (&got, g_free);
+  }
+  g_assert_cmpint (run_ctl (server, &deleted_out, "delete", drop), ==, 0);
+  g_assert_false (spool_has_file (server, drop, ".env"));
+  for (int i = 0; i < 100 && spool_has_file (server, drop, ".msg"); i++)
+    g_usleep (50 * 1000);
+  g_assert_false (spool_has_file (server, drop, ".msg"));
+  g_assert_false (spool_has_file (server, drop, ".env.deleted"));
+  g_assert_cmpint (run_ctl (server, &again, "delete", drop), ==, 1);
+  g_assert_cmpint (run_ctl (server, NULL, "delete", "not-an-id"), ==, 1);
+
+  g_mutex_lock (&sink->lock);
+  sink->mode = sink->then = SINK_ACCEPT;
+  g_mutex_unlock (&sink->lock);
+  g_assert_cmpint (run_ctl (server, NULL, "flush", NULL), ==, 0);
+  got = sink_wait_message (sink, 10000);
+  if (got == NULL)
+    g_error ("flush delivered nothing: %s", ph_test_server_get_log (server));
+  g_assert_nonnull (strstr (got, "stays"));
+  for (int i = 0; i < 100 && spool_has_file (server, keep, ".env"); i++)
+    g_usleep (50 * 1000);
+  g_assert_false (spool_has_file (server, keep, ".env"));
+  g_usleep (200 * 1000);
+  g_mutex_lock (&sink->lock);
+  g_assert_cmpuint (sink->messages->len, ==, 1);
+  g_mutex_unlock (&sink->lock);
+  g_clear_pointer (&text, g_free);
+  g_assert_cmpint (run_ctl (server, &text, "list", NULL), ==, 0);
+  g_assert_nonnull (strstr (text, "0 message(s) in the queue"));
+}
+
+/* A delete while the daemon is down is finished at the next start. */
+static void
+test_ctl_delete_offline (void)
+{
+  g_autoptr(Sink) sink = sink_new (SINK_TEMPFAIL_RCPT, SINK_TEMPFAIL_RCPT);
+  g_autoptr(PhTestServer) server = server_with_transport (sink->port, "retry_min=1h\n");
+  const char *rcpts[] = { "dest@remote.example", NULL };
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autofree char *text = NULL;
+
+  submit_as_alice (server, rcpts, "Subject: offline\r\n\r\nx\r\n");
+  for (int i = 0; i < 100 && sink->sessions < 1; i++)
+    g_usleep (50 * 1000);
+  g_usleep (300 * 1000);
+  g_assert_cmpint (ph_test_server_stop (server), ==, 0);
+  ids = spool_ids (server);
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpint (run_ctl (server, NULL, "delete", ids->pdata[0]), ==, 0);
+  g_assert_true (spool_has_file (server, ids->pdata[0], ".env.deleted"));
+  ph_test_server_start_or_die (server);
+  g_assert_false (spool_has_file (server, ids->pdata[0], ".env.deleted"));
+  g_assert_false (spool_has_file (server, ids->pdata[0], ".msg"));
+  g_assert_cmpint (run_ctl (server, &text, "list", NULL), ==, 0);
+  g_assert_nonnull (strstr (text, "0 message(s) in the queue"));
+  g_assert_cmpuint (sink->sessions, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -356,5 +511,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/queue/permfail-dsn-to-sender", test_permfail_dsn);
   g_test_add_func ("/smtp/queue/starttls-to-second-posthornd", test_to_second_posthornd);
   g_test_add_func ("/smtp/queue/survives-kill-and-restart", test_survives_restart);
+  g_test_add_func ("/smtp/queue/posthornctl-list-delete-flush", test_ctl_queue);
+  g_test_add_func ("/smtp/queue/posthornctl-delete-offline", test_ctl_delete_offline);
   return g_test_run ();
 }
