@@ -28,9 +28,6 @@ append_job_free (AppendJob *job)
   g_free (job);
 }
 
-/* Splits IMAP flag names into system flags and keywords; FALSE for an
- * unknown system flag. */
-gboolean imap_flags_parse (char **names, guint32 *flags, GPtrArray *keywords, char **bad);
 gboolean
 imap_flags_parse (char **names, guint32 *flags, GPtrArray *keywords, char **bad)
 {
@@ -194,9 +191,6 @@ append_next (AppendJob *job)
                                append_done, job);
 }
 
-/* The user's storage in use (sum of every mailbox's SIZE), for QUOTA. */
-void imap_quota_usage_async (ImapSession *session, void (*done) (ImapSession *, guint64, gpointer),
-                             gpointer user_data);
 
 static void
 append_quota_known (ImapSession *session, guint64 used, gpointer user_data)

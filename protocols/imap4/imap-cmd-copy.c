@@ -5,9 +5,6 @@
 
 #include <string.h>
 
-GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
-void imap_quota_usage_async (ImapSession *session, void (*done) (ImapSession *, guint64, gpointer),
-                             gpointer user_data);
 
 typedef struct {
   ImapSession *session;

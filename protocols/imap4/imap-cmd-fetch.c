@@ -664,9 +664,6 @@ seen_stored (GObject *source, GAsyncResult *result, gpointer user_data)
   imap_session_sync (job->session, !job->session->cmd->uid, job->seen_set, seen_synced, job);
 }
 
-/* Shared with SEARCH/STORE: resolves the command's set, replying BAD for
- * sequence numbers past the end. NULL if the command was answered. */
-GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
 GArray *
 imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set)
 {

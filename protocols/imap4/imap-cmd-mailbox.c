@@ -30,6 +30,15 @@ client_name (ImapSession *session, const char *raw, gboolean strip_separator, GE
 }
 
 static void
+mailbox_op_done_error (ImapSession *session, const GError *error)
+{
+  if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_PERMISSION))
+    imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "CANNOT", "%s", error->message);
+  else
+    imap_session_finish_error (session, error, FALSE);
+}
+
+static void
 mailbox_op_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ImapSession *session = user_data;
@@ -40,10 +49,8 @@ mailbox_op_done (GObject *source, GAsyncResult *result, gpointer user_data)
       if (posthorn_store_mailbox_op_finish (result, &error))
         imap_session_finish (session, IMAP_SYNC_WANTED, "OK", NULL, "%s completed.",
                              session->cmd->name);
-      else if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_PERMISSION))
-        imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "CANNOT", "%s", error->message);
       else
-        imap_session_finish_error (session, error, FALSE);
+        mailbox_op_done_error (session, error);
     }
   imap_session_unref (session);
 }
@@ -99,6 +106,96 @@ imap_cmd_delete (ImapSession *session)
                                mailbox_op_done, imap_session_ref (session));
 }
 
+/* RENAME of the selected mailbox (or a parent): the session follows it
+ * under the new name. UIDs and UIDVALIDITY survive a rename, so the new
+ * view replaces the old one and only what changed meanwhile is sent. */
+typedef struct {
+  ImapSession *session;
+  char *name;
+} ReselectJob;
+
+static void
+reselect_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ReselectJob *job = user_data;
+  ImapSession *session = job->session;
+  g_autoptr(PosthornMailboxView) view = posthorn_mailbox_view_open_finish (result, NULL);
+
+  if (imap_session_is_closed (session) || session->view == NULL)
+    ;
+  else if (view == NULL || posthorn_mailbox_view_get_uidvalidity (view)
+                             != posthorn_mailbox_view_get_uidvalidity (session->view))
+    {
+      imap_session_unselect (session);
+      imap_session_finish (session, IMAP_SYNC_NONE, "OK", "CLOSED", "Rename completed.");
+    }
+  else
+    {
+      g_autoptr(GString) out = g_string_new (NULL);
+      PosthornMailboxView *old = session->view;
+      guint old_count = posthorn_mailbox_view_get_count (old);
+      gboolean changed = FALSE;
+
+      for (guint seq = old_count; seq >= 1; seq--)
+        if (posthorn_mailbox_view_lookup_uid (view, posthorn_mailbox_view_get_uid (old, seq)) == 0)
+          {
+            g_string_append_printf (out, "* %u EXPUNGE\r\n", seq);
+            changed = TRUE;
+          }
+      if (changed || posthorn_mailbox_view_get_count (view) != old_count)
+        g_string_append_printf (out, "* %u EXISTS\r\n", posthorn_mailbox_view_get_count (view));
+      session->view = g_steal_pointer (&view);
+      posthorn_mailbox_view_unref (old);
+      g_free (session->selected);
+      session->selected = g_strdup (posthorn_mailbox_view_get_name (session->view));
+      imap_session_subscribe_selected (session);
+      imap_session_write_string (session, out);
+      imap_session_finish (session, IMAP_SYNC_NONE, "OK", NULL, "Rename completed.");
+    }
+  imap_session_unref (session);
+  g_free (job->name);
+  g_free (job);
+}
+
+typedef struct {
+  ImapSession *session;
+  char *from;
+  char *to;
+} RenameJob;
+
+static void
+rename_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RenameJob *rj = user_data;
+  ImapSession *session = rj->session;
+  g_autoptr(GError) error = NULL;
+  gsize from_len = strlen (rj->from);
+
+  if (imap_session_is_closed (session))
+    ;
+  else if (!posthorn_store_mailbox_op_finish (result, &error))
+    mailbox_op_done_error (session, error);
+  else if (session->selected != NULL && strcmp (rj->from, "INBOX") != 0
+           && strncmp (session->selected, rj->from, from_len) == 0
+           && (session->selected[from_len] == '\0' || session->selected[from_len] == '/'))
+    {
+      ReselectJob *job = g_new0 (ReselectJob, 1);
+
+      job->session = imap_session_ref (session);
+      job->name = g_strconcat (rj->to, session->selected + from_len, NULL);
+      posthorn_mailbox_view_open_async (session->user, job->name,
+                                        session->read_only ? POSTHORN_VIEW_READ_ONLY
+                                                           : POSTHORN_VIEW_READ_WRITE,
+                                        session->cancellable, reselect_done, job);
+    }
+  else
+    imap_session_finish (session, IMAP_SYNC_WANTED, "OK", NULL, "Rename completed.");
+  imap_session_unref (session);
+  g_free (rj->from);
+  g_free (rj->to);
+  g_free (rj);
+}
+
 void
 imap_cmd_rename (ImapSession *session)
 {
@@ -111,8 +208,14 @@ imap_cmd_rename (ImapSession *session)
   to = client_name (session, session->cmd->u.rename.new_mailbox, TRUE, &error);
   if (!name_or_fail (session, to, error))
     return;
-  posthorn_store_rename_async (session->user, from, to, session->cancellable,
-                               mailbox_op_done, imap_session_ref (session));
+  {
+    RenameJob *rj = g_new0 (RenameJob, 1);
+    rj->session = imap_session_ref (session);
+    rj->from = g_strdup (from);
+    rj->to = g_strdup (to);
+    posthorn_store_rename_async (session->user, from, to, session->cancellable,
+                                 rename_done, rj);
+  }
 }
 
 void

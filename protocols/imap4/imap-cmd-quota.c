@@ -15,8 +15,6 @@ typedef struct {
   gpointer user_data;
 } UsageJob;
 
-void imap_quota_usage_async (ImapSession *session, void (*done) (ImapSession *, guint64, gpointer),
-                             gpointer user_data);
 
 static void usage_next (UsageJob *job);
 

@@ -26,6 +26,16 @@ on_mailbox_event (const PosthornEvent *event, gpointer user_data)
     }
 }
 
+void
+imap_session_subscribe_selected (ImapSession *session)
+{
+  if (session->event_sub != 0)
+    posthorn_event_unsubscribe (session->event_sub);
+  session->event_sub = posthorn_event_subscribe (posthorn_store_user_get_name (session->user),
+                                                 session->selected, on_mailbox_event,
+                                                 session, NULL);
+}
+
 static void
 select_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -51,8 +61,7 @@ select_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   session->selected = g_strdup (posthorn_mailbox_view_get_name (view));
   session->read_only = session->cmd->type == IMAP_COMMAND_EXAMINE;
   session->state = IMAP_STATE_SELECTED;
-  session->event_sub = posthorn_event_subscribe (posthorn_store_user_get_name (session->user), session->selected,
-                                                 on_mailbox_event, session, NULL);
+  imap_session_subscribe_selected (session);
   posthorn_connection_set_state (session->conn, "selected");
 
   imap_session_write_flags (session);

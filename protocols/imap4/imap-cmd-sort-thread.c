@@ -55,7 +55,6 @@ refwd_len (const char *s)
   return n + 1;
 }
 
-char *imap_base_subject (const char *subject, gboolean *reply_or_forward);
 char *
 imap_base_subject (const char *subject, gboolean *reply_or_forward)
 {

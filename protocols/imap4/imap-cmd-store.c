@@ -2,8 +2,6 @@
 /* STORE and UID STORE: FLAGS, +FLAGS, -FLAGS and their .SILENT forms. */
 #include "imap-session.h"
 
-GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
-gboolean imap_flags_parse (char **names, guint32 *flags, GPtrArray *keywords, char **bad);
 
 typedef struct {
   ImapSession *session;

@@ -140,6 +140,29 @@ void imap_session_append_flags (ImapSession *session, GString *out, guint seq);
  * the view, ascending; @uid says whether it holds UIDs. */
 GArray *imap_session_resolve_set (ImapSession *session, const ImapSeqSet *set, gboolean uid);
 
+/* ---- helpers shared by the command families ---- */
+
+/* (Re)subscribes to the event bus for the selected mailbox. */
+void imap_session_subscribe_selected (ImapSession *session);
+
+/* Resolves the running command's set to UIDs in the view, replying BAD
+ * for sequence numbers past the end; NULL if the command was answered. */
+GArray *imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set);
+
+/* Splits IMAP flag names into system flags and keywords (added to
+ * @keywords, which may be NULL); FALSE and *@bad for an unknown system
+ * flag. */
+gboolean imap_flags_parse (char **names, guint32 *flags, GPtrArray *keywords, char **bad);
+
+/* The user's storage in use (the sum of every mailbox's size), for QUOTA. */
+void imap_quota_usage_async (ImapSession *session,
+                             void (*done) (ImapSession *session, guint64 used, gpointer user_data),
+                             gpointer user_data);
+
+/* RFC 5256 section 2.1 base subject; *@reply_or_forward says whether a
+ * Re:/Fwd: leader or (fwd) trailer was removed. */
+char *imap_base_subject (const char *subject, gboolean *reply_or_forward);
+
 /* ---- command families (imap-cmd-*.c) ---- */
 
 void imap_cmd_capability (ImapSession *session);

@@ -788,6 +788,67 @@ test_robustness (Fixture *f, gconstpointer data)
   line = ph_test_client_expect_line_prefix (f->client, "* BYE");
   g_assert_true (ph_test_client_wait_closed (f->client, 3000));
 }
+
+static void
+test_rename_selected (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  lines = imap_test_ok (f->client, "CREATE Old");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  append_sample (f->client, "Old", "kept");
+  lines = imap_test_ok (f->client, "SELECT Old");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "RENAME Old New");
+  g_assert_null (imap_test_find (lines, "EXPUNGE"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  /* still selected, under the new name */
+  lines = imap_test_ok (f->client, "NOOP");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+  g_assert_nonnull (imap_test_find (lines, "Subject: kept"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  append_sample (f->client, "New", "added");
+  lines = imap_test_ok (f->client, "FETCH 2 (UID)");
+  g_assert_nonnull (imap_test_find (lines, "* 2 FETCH (UID 2)"));
+}
+
+static void
+test_login_timeout (Fixture *f, gconstpointer data)
+{
+  g_autofree char *greeting = NULL;
+  g_autofree char *bye = NULL;
+
+  f->client = ph_test_client_connect (f->server, "imap4", FALSE);
+  greeting = ph_test_client_expect_line_prefix (f->client, "* OK");
+  bye = ph_test_client_read_line_timeout (f->client, 5000);
+  g_assert_nonnull (bye);
+  g_assert_true (g_str_has_prefix (bye, "* BYE"));
+  g_assert_true (ph_test_client_wait_closed (f->client, 3000));
+}
+
+static void
+test_rev2_search (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  append_sample (f->client, "INBOX", "one");
+  lines = imap_test_ok (f->client, "ENABLE IMAP4rev2");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "UID SEARCH ALL");
+  g_assert_nonnull (imap_test_find (lines, " UID ALL 1"));
+  g_assert_null (imap_test_find (lines, "* SEARCH"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "FETCH 1 FLAGS");
+  g_assert_nonnull (imap_test_find (lines, "* 1 FETCH (FLAGS ())"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "EXAMINE INBOX");
+  g_assert_nonnull (imap_test_find (lines, "* OK [CLOSED]"));
+}
 int
 main (int argc, char **argv)
 {
@@ -811,5 +872,8 @@ main (int argc, char **argv)
   ADD ("/imap4/search/esearch-searchres-sort-thread", test_search_esearch, NULL);
   ADD ("/imap4/session/two-sessions-expunge", test_two_sessions_expunge, NULL);
   ADD ("/imap4/robustness/bad-commands-literals-pipelining", test_robustness, NULL);
+  ADD ("/imap4/robustness/login-timeout", test_login_timeout, "login_timeout=1s\n");
+  ADD ("/imap4/mailbox/rename-selected", test_rename_selected, NULL);
+  ADD ("/imap4/misc/imap4rev2-search-flags", test_rev2_search, NULL);
   return g_test_run ();
 }
