@@ -362,7 +362,9 @@ run_ctl (PhTestServer *server, char **out, const char *action, const char *arg)
   int status = 0;
 
   g_assert_nonnull (ctl);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                               out == NULL ? G_SPAWN_STDOUT_TO_DEV_NULL : G_SPAWN_DEFAULT,
+                               NULL, NULL, out,
                                &err, &status, &error));
   g_assert_no_error (error);
   if (err != NULL && *err != '\0')
