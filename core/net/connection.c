@@ -1689,41 +1689,14 @@ posthorn_connection_count (PosthornConnection *conn, const char *counter, guint6
 
 /* ---- daemon shutdown ---- */
 
-void
-net_connections_begin_shutdown (void)
+static void
+conn_shutdown (PosthornConnection *conn, const char *reason)
 {
-  g_autoptr (GPtrArray) list = conn_snapshot (FALSE);
-
-  for (guint i = 0; i < list->len; i++)
-    {
-      PosthornConnection *conn = g_ptr_array_index (list, i);
-
-      if (conn->life != LIFE_OPEN)
-        continue;
-      if (!conn->accepted || !conn->has_handler)
-        {
-          conn_finish (conn, "shutting down");
-          continue;
-        }
-      conn_enter (conn);
-      if (conn->handler.shutdown != NULL)
-        conn->handler.shutdown (conn, conn->user_data);
-      else
-        posthorn_connection_close (conn);
-      conn_leave (conn);
-    }
-}
-
-void
-ph_net_connection_shutdown (PosthornConnection *conn)
-{
-  g_return_if_fail (conn != NULL);
-
   if (conn->life != LIFE_OPEN)
     return;
   if (!conn->accepted || !conn->has_handler)
     {
-      conn_finish (conn, "closed by the administrator");
+      conn_finish (conn, reason);
       return;
     }
   conn_enter (conn);
@@ -1732,6 +1705,22 @@ ph_net_connection_shutdown (PosthornConnection *conn)
   else
     posthorn_connection_close (conn);
   conn_leave (conn);
+}
+
+void
+net_connections_begin_shutdown (void)
+{
+  g_autoptr (GPtrArray) list = conn_snapshot (FALSE);
+
+  for (guint i = 0; i < list->len; i++)
+    conn_shutdown (g_ptr_array_index (list, i), "shutting down");
+}
+
+void
+ph_net_connection_shutdown (PosthornConnection *conn)
+{
+  g_return_if_fail (conn != NULL);
+  conn_shutdown (conn, "closed by the administrator");
 }
 
 void
