@@ -823,11 +823,16 @@ on_closed (PosthornConnection *conn, gpointer user_data)
 {
   ImapSession *session = user_data;
 
+  void (*drained) (ImapSession *, gpointer) = session->drained;
+
   g_cancellable_cancel (session->cancellable);
   if (session->sasl != NULL)
     posthorn_sasl_session_free (&session->sasl);
   session->conn = NULL;
   session->drained = NULL;
+  /* a writer waiting for the output to drain learns that it never will */
+  if (drained != NULL)
+    drained (session, session->drained_data);
 }
 
 static const PosthornConnectionHandler session_handler = {

@@ -535,6 +535,19 @@ test_fetch_big_streamed (Fixture *f, gconstpointer data)
   g_free (ph_test_client_expect_line_prefix (f->client, ")"));
   g_free (ph_test_client_expect_line_prefix (f->client, "b1 OK"));
   g_string_free (msg, TRUE);
+  /* a client that stops reading and goes away mid-literal */
+  {
+    PhTestClient *quitter = imap_test_login (f->server, IMAP_TEST_USER);
+    g_autoptr(GPtrArray) sel = imap_test_ok (quitter, "SELECT INBOX");
+    g_autofree char *first = NULL;
+
+    g_assert_true (ph_test_client_send (quitter, "q1 FETCH 1 BODY.PEEK[]\r\n", -1));
+    first = ph_test_client_read_line (quitter);
+    g_assert_nonnull (first);
+    ph_test_client_free (quitter);
+  }
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "NOOP");
 }
 
 static void
