@@ -156,7 +156,7 @@ main (int argc, char **argv)
     }
   store_test_load (state_dir);
   user = store_test_open_user ("alice@example.org");
-  printf ("store: %s, state dir: %s, worker threads: %u, CPUs: %u\n",
+  printf ("store: %s, state dir: %s, worker threads: %u (0: automatic), CPUs: %u\n",
           store_test_plugin_name (), state_dir, ph_settings ()->worker_threads,
           g_get_num_processors ());
 

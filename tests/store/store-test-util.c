@@ -38,6 +38,21 @@ store_test_plugin_name (void)
   return plugin_name;
 }
 
+GStrv
+store_test_args (void)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  g_strv_builder_add (b, "--store");
+  g_strv_builder_add (b, plugin_name);
+  for (guint i = 0; extra_settings != NULL && i < extra_settings->len; i++)
+    {
+      g_strv_builder_add (b, "--set");
+      g_strv_builder_add (b, extra_settings->pdata[i]);
+    }
+  return g_strv_builder_end (b);
+}
+
 gboolean
 store_test_try_load (const char *state_dir, GError **error)
 {

@@ -16,6 +16,9 @@ G_BEGIN_DECLS
  * removes those options from argv. */
 void store_test_parse_args (int *argc, char ***argv);
 const char *store_test_plugin_name (void);
+/* The --store and --set options again, for a child process (free with
+ * g_strfreev). */
+GStrv store_test_args (void);
 
 /* Writes a config for @state_dir and loads the daemon with the store. */
 void store_test_load (const char *state_dir);

@@ -1408,7 +1408,9 @@ test_durability_kill9 (Fixture *f, gconstpointer data)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *dir = g_dir_make_tmp ("posthorn-durable-XXXXXX", NULL);
-  const char *argv[] = { exe, "--durability-child", dir, "--store", store_test_plugin_name (), NULL };
+  g_auto(GStrv) store_args = store_test_args ();
+  g_autoptr(GStrvBuilder) argv_builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) acked = g_hash_table_new (NULL, NULL);   /* i -> uid */
   g_autoptr(GIOChannel) channel = NULL;
@@ -1417,8 +1419,12 @@ test_durability_kill9 (Fixture *f, gconstpointer data)
   guint target = 10 + g_test_rand_int_range (0, 20);
   int status;
 
+  g_strv_builder_add_many (argv_builder, exe, "--durability-child", dir, NULL);
+  g_strv_builder_addv (argv_builder, (const char **) store_args);
+  argv = g_strv_builder_end (argv_builder);
+
   /* Leave the fixture's daemon alone; the child runs its own on @dir. */
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+  g_assert_true (g_spawn_async_with_pipes (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
                                            NULL, NULL, &pid, NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
   channel = g_io_channel_unix_new (out_fd);

@@ -33,9 +33,9 @@ G_BEGIN_DECLS
  *
  * Names. Mailbox names are UTF-8, hierarchy separator '/'. The core checks
  * every name a client gives before a store sees it (see
- * posthorn_store_normalize_mailbox_name()): no NUL or control characters,
- * no empty component, no "." or ".." component, no '*' or '%', at most
- * 1024 bytes; "INBOX" is case-insensitive and always spelled "INBOX" once
+ * posthorn_store_normalize_mailbox_name()): no control characters (C0,
+ * DEL, C1), no empty component, no "." or ".." component, no '*' or '%',
+ * at most 1024 bytes; "INBOX" is case-insensitive and always spelled "INBOX" once
  * normalized (also as the first component: "inbox/x" is "INBOX/x"). A bad
  * name fails with POSTHORN_ERROR_INVALID and nothing is touched. Modified
  * UTF-7 is IMAP's business, not the store's.
@@ -54,6 +54,28 @@ G_BEGIN_DECLS
  * a new MODSEQ, greater than every MODSEQ the mailbox had before
  * (RFC 7162 CONDSTORE/QRESYNC); an expunged UID leaves a tombstone with its
  * expunge MODSEQ, so QRESYNC can answer VANISHED (EARLIER).
+ *
+ * Users are named as the auth backend names them (the full address);
+ * a store keeps no passwords and never checks that a user exists.
+ *
+ * Typical use:
+ *
+ *   login      posthorn_store_user_open_async (user, session, ...)
+ *   LIST/LSUB  posthorn_store_list_async -> entries (filter by pattern)
+ *   SELECT     posthorn_mailbox_view_open_async -> view: EXISTS, UIDNEXT,
+ *              UIDVALIDITY, HIGHESTMODSEQ, FLAGS (view keywords)
+ *   FETCH      sequence numbers -> UIDs with the view; flags and MODSEQ
+ *              from the view; ENVELOPE, BODYSTRUCTURE, sections from
+ *              posthorn_store_fetch_async (one call for the whole set);
+ *              bytes with posthorn_store_read_async in pieces
+ *   STORE      posthorn_store_store_flags_async, then a view sync
+ *   APPEND     posthorn_store_append_async -> APPENDUID from the change
+ *   NOOP/IDLE  posthorn_event_subscribe (user, mailbox) wakes the session;
+ *              posthorn_mailbox_view_sync_async tells it what to send
+ *   SMTP/LMTP  posthorn_store_deliver_async (all recipients at once) and
+ *              "250" only after its callback reports success
+ *   POP3       a read-only view of INBOX; RETR with read_async; DELE as
+ *              \Deleted flags; QUIT expunges them
  *
  * \Recent (IMAP4rev1 only; IMAP4rev2 dropped it) follows Dovecot: a
  * message is recent for exactly one session, the first read-write
