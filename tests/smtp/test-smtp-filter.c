@@ -212,6 +212,8 @@ test_headers_added (void)
   send_data (client, body, 250, "250 2.0.0");
   g_free (smtp_test_expect (client, "QUIT", 221));
 
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "alice@example.org");
   bob = smtp_test_read_mailbox (server, "bob@example.org", "INBOX");
   g_assert_cmpuint (inbox->len, ==, 1);

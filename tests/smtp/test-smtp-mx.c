@@ -8,6 +8,19 @@
 
 #include <string.h>
 
+/* One daemon for the cases that only look at replies (they leave no
+ * state behind that another case could see); cases that read a mailbox
+ * or need other settings start their own. */
+static PhTestServer *shared_server;
+
+static PhTestClient *
+shared_connect (void)
+{
+  if (shared_server == NULL)
+    shared_server = smtp_test_server_new ("[smtp]\nmax_message_size=1M\nmax_recipients=2\n");
+  return smtp_test_connect (shared_server, "smtp");
+}
+
 static void
 send_simple_message (PhTestClient *client, const char *from, const char *const *rcpts,
                      const char *body)
@@ -27,8 +40,7 @@ send_simple_message (PhTestClient *client, const char *from, const char *const *
 static void
 test_ehlo (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new ("[smtp]\nmax_message_size=1M\n");
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   g_autofree char *ehlo = smtp_test_ehlo (client);
   g_autofree char *helo = smtp_test_expect (client, "HELO client.example", 250);
   g_autofree char *noop = smtp_test_expect (client, "NOOP", 250);
@@ -69,6 +81,8 @@ test_deliver_local (void)
                        "Subject: hello\r\n\r\nline one\r\n..dot-stuffed\r\n");
   g_free (smtp_test_expect (client, "QUIT", 221));
 
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   alice = smtp_test_stop_and_read_inbox (server, "alice@example.org");
   bob = smtp_test_read_mailbox (server, "bob@example.org", "INBOX");
   g_assert_cmpuint (alice->len, ==, 1);
@@ -85,8 +99,7 @@ test_deliver_local (void)
 static void
 test_unknown_user (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new (NULL);
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   g_autofree char *unknown = NULL;
 
   g_free (smtp_test_ehlo (client));
@@ -100,8 +113,7 @@ test_unknown_user (void)
 static void
 test_relay_denied (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new (NULL);
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   static const struct { const char *rcpt; guint code; const char *enhanced; } cases[] = {
     { "<victim@other.example>", 554, "5.7.1" },
     { "<alice%victim.example@example.org>", 550, "5.1.1" },
@@ -135,8 +147,7 @@ test_relay_denied (void)
 static void
 test_auth_refused (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new (NULL);
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   g_autofree char *reply = NULL;
 
   g_free (smtp_test_ehlo (client));
@@ -170,6 +181,8 @@ test_size (void)
   g_assert_true (g_str_has_prefix (in_data, "552 5.3.4 "));
   /* the session goes on */
   g_free (smtp_test_expect (client, "NOOP", 250));
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "alice@example.org");
   g_assert_cmpuint (inbox->len, ==, 0);
 }
@@ -208,6 +221,8 @@ test_smuggling (void)
   g_free (smtp_test_expect (client, "DATA", 354));
   g_assert_true (ph_test_client_send (client, "Subject: lf\n\nbare lf line\nend\r\n", -1));
   g_free (smtp_test_expect (client, ".", 250));
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "alice@example.org");
   g_assert_cmpuint (inbox->len, ==, 1);
   g_assert_true (smtp_test_bytes_contain (inbox->pdata[0], "Subject: lf\r\n\r\nbare lf line\r\nend\r\n"));
@@ -237,6 +252,8 @@ test_pipelining (void)
   g_assert_cmpuint (smtp_test_read_reply (client, NULL), ==, 250);
   g_assert_cmpuint (smtp_test_read_reply (client, NULL), ==, 221);
 
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "u99@example.org");
   g_assert_cmpuint (inbox->len, ==, 1);
   g_assert_cmpuint (smtp_test_read_mailbox (server, "u0@example.org", "INBOX")->len, ==, 1);
@@ -280,6 +297,8 @@ test_bdat_binary (void)
   for (int i = 0; i < 4; i++)
     g_assert_cmpuint (smtp_test_read_reply (client, NULL), ==, 250);
 
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "alice@example.org");
   g_assert_cmpuint (inbox->len, ==, 2);
   /* stored in canonical form: NUL, 8-bit and bare CR bytes untouched, the
@@ -310,8 +329,7 @@ test_too_many_errors (void)
 static void
 test_too_many_recipients (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new ("[smtp]\nmax_recipients=2\n");
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   g_autofree char *reply = NULL;
 
   g_free (smtp_test_ehlo (client));
@@ -325,8 +343,7 @@ test_too_many_recipients (void)
 static void
 test_sequence (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new (NULL);
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
 
   g_free (smtp_test_expect (client, "MAIL FROM:<a@other.example>", 503));
   g_free (smtp_test_ehlo (client));
@@ -353,6 +370,8 @@ test_smtputf8 (void)
   g_free (smtp_test_expect (client, "DATA", 354));
   g_assert_true (ph_test_client_send (client, "Subject: Grüße\r\n\r\nHallo Jörg\r\n", -1));
   g_free (smtp_test_expect (client, ".", 250));
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "jörg@example.org");
   g_assert_cmpuint (inbox->len, ==, 1);
   g_assert_true (smtp_test_bytes_contain (inbox->pdata[0], "with UTF8SMTP"));
@@ -362,8 +381,7 @@ test_smtputf8 (void)
 static void
 test_starttls_injection (void)
 {
-  g_autoptr(PhTestServer) server = smtp_test_server_new (NULL);
-  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  g_autoptr(PhTestClient) client = shared_connect ();
   g_autoptr(GError) error = NULL;
   g_autofree char *ehlo = NULL;
 
@@ -383,6 +401,8 @@ test_starttls_injection (void)
 int
 main (int argc, char **argv)
 {
+  int status;
+
   smtp_test_init (&argc, &argv);
   g_test_add_func ("/smtp/mx/ehlo-and-simple-commands", test_ehlo);
   g_test_add_func ("/smtp/mx/deliver-local", test_deliver_local);
@@ -398,5 +418,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/mx/command-sequence", test_sequence);
   g_test_add_func ("/smtp/mx/smtputf8", test_smtputf8);
   g_test_add_func ("/smtp/mx/starttls-injection", test_starttls_injection);
-  return g_test_run ();
+  status = g_test_run ();
+  g_clear_pointer (&shared_server, ph_test_server_free);
+  return status;
 }

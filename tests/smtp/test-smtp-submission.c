@@ -98,6 +98,8 @@ test_sender_mismatch_allowed (void)
   g_free (smtp_test_expect (client, "DATA", 354));
   g_assert_true (ph_test_client_send (client, "Subject: from alice\r\n\r\nhi bob\r\n", -1));
   g_free (smtp_test_expect (client, ".", 250));
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "bob@example.org");
   g_assert_cmpuint (inbox->len, ==, 1);
   g_assert_true (smtp_test_bytes_contain (inbox->pdata[0], "Return-Path: <newsletter@example.org>"));
@@ -125,6 +127,8 @@ test_submission_starttls (void)
   g_assert_true (ph_test_client_send (client, "Subject: tls\r\n\r\nx\r\n", -1));
   g_free (smtp_test_expect (client, ".", 250));
   {
+    /* our side closes first: the daemon need not wait for it */
+    g_clear_pointer (&client, ph_test_client_free);
     g_autoptr(GPtrArray) inbox = smtp_test_stop_and_read_inbox (server, "bob@example.org");
     g_assert_cmpuint (inbox->len, ==, 1);
     g_assert_true (smtp_test_bytes_contain (inbox->pdata[0], "with ESMTPSA"));
@@ -167,6 +171,8 @@ test_lmtp (void)
   g_assert_cmpuint (smtp_test_read_reply (client, &second), ==, 250);
   g_assert_nonnull (strstr (first, "<alice@example.org>"));
   g_assert_nonnull (strstr (second, "<carol@example.net>"));
+  /* our side closes first: the daemon need not wait for it */
+  g_clear_pointer (&client, ph_test_client_free);
   inbox = smtp_test_stop_and_read_inbox (server, "carol@example.net");
   g_assert_cmpuint (inbox->len, ==, 1);
   g_assert_true (smtp_test_bytes_contain (inbox->pdata[0], "with LMTP"));
