@@ -175,8 +175,10 @@ append_message_range (FetchJob *job, guint64 offset, guint64 length)
       gsize size = 0;
       const char *data = g_bytes_get_data (job->whole, &size);
       if (offset + length <= size)
-        g_string_append_len (out, data + offset, (gssize) length);
-      return;
+        {
+          g_string_append_len (out, data + offset, (gssize) length);
+          return;
+        }
     }
   if (length > 0)
     range_segment (job, offset, length);
@@ -336,8 +338,9 @@ render_item (FetchJob *job, const ImapFetchItem *item, guint seq)
         encoding = spec[0] != '\0' ? part_encoding (info, &item->section) : NULL;
         {
           gsize size = 0;
-          const char *data = g_bytes_get_data (job->whole, &size);
-          decoded = posthorn_message_decode_body (encoding, data + offset, (gsize) length, NULL);
+          const char *data = job->whole != NULL ? g_bytes_get_data (job->whole, &size) : NULL;
+          if (data != NULL && offset + length <= size)
+            decoded = posthorn_message_decode_body (encoding, data + offset, (gsize) length, NULL);
         }
         if (decoded == NULL)
           {
@@ -375,11 +378,19 @@ render_item (FetchJob *job, const ImapFetchItem *item, guint seq)
             || item->section.text == IMAP_SECTION_HEADER_FIELDS_NOT)
           {
             gsize size = 0, flen = 0;
-            const char *data = g_bytes_get_data (job->whole, &size);
-            g_autofree char *fields = posthorn_message_header_fields (
+            const char *data = job->whole != NULL ? g_bytes_get_data (job->whole, &size) : NULL;
+            g_autofree char *fields = NULL;
+            guint64 poff = 0, plen;
+
+            if (data == NULL || offset + length > size)
+              {
+                g_string_append (out, "NIL");
+                return;
+              }
+            fields = posthorn_message_header_fields (
               data + offset, (gsize) length, (const char *const *) item->section.fields,
               item->section.text == IMAP_SECTION_HEADER_FIELDS_NOT, &flen);
-            guint64 poff = 0, plen = flen;
+            plen = flen;
 
             apply_partial (item, &poff, &plen);
             append_literal (out, fields + poff, (gsize) plen, FALSE);
@@ -392,6 +403,37 @@ render_item (FetchJob *job, const ImapFetchItem *item, guint seq)
     default:
       g_string_truncate (out, mark);
       return;
+    }
+}
+
+/* The bytes of the message an item reads (before partial), FALSE if it
+ * reads none. */
+static gboolean
+item_range (PosthornMessageInfo *info, guint64 size, const ImapFetchItem *item,
+            guint64 *offset, guint64 *length)
+{
+  *offset = 0;
+  *length = 0;
+  switch (item->type)
+    {
+    case IMAP_FETCH_RFC822:
+      *length = size;
+      return TRUE;
+    case IMAP_FETCH_RFC822_HEADER:
+      *length = posthorn_message_info_get_header_size (info);
+      return TRUE;
+    case IMAP_FETCH_RFC822_TEXT:
+      *offset = posthorn_message_info_get_header_size (info);
+      *length = posthorn_message_info_get_body_size (info);
+      return TRUE;
+    case IMAP_FETCH_BODY_SECTION:
+    case IMAP_FETCH_BINARY:
+      {
+        g_autofree char *spec = section_spec (&item->section, TRUE);
+        return posthorn_message_info_get_section (info, spec, offset, length, NULL);
+      }
+    default:
+      return FALSE;
     }
 }
 
@@ -565,8 +607,6 @@ fetch_next_message (FetchJob *job)
 
   while (job->index < job->uids->len)
     {
-      gboolean memory = FALSE;
-
       job->uid = g_array_index (job->uids, guint32, job->index);
       job->m = NULL;
       if (job->meta != NULL)
@@ -584,16 +624,33 @@ fetch_next_message (FetchJob *job)
           job->index++;
           continue;
         }
-      for (guint k = 0; k < job->items->len; k++)
-        if (item_needs_memory (g_ptr_array_index (job->items, k)))
-          memory = TRUE;
-      if (job->needs_bytes && (memory || job->m->size <= FETCH_SMALL_MESSAGE))
+      /* read the message's first bytes up to what the items need: all of
+       * it when that is small, else what must be in memory (HEADER.FIELDS,
+       * BINARY); other sections of a large message stream from the store */
+      if (job->needs_bytes)
         {
-          posthorn_store_read_async (session->user, session->selected,
-                                     posthorn_mailbox_view_get_uidvalidity (session->view),
-                                     job->uid, 0, (gsize) job->m->size, session->cancellable,
-                                     whole_read, job);
-          return;
+          guint64 mem_end = 0, all_end = 0, read_len;
+
+          for (guint k = 0; k < job->items->len; k++)
+            {
+              const ImapFetchItem *item = g_ptr_array_index (job->items, k);
+              guint64 off, len;
+
+              if (!item_range (job->m->info, job->m->size, item, &off, &len))
+                continue;
+              all_end = MAX (all_end, off + len);
+              if (item_needs_memory (item))
+                mem_end = MAX (mem_end, off + len);
+            }
+          read_len = all_end <= FETCH_SMALL_MESSAGE ? all_end : mem_end;
+          if (read_len > 0)
+            {
+              posthorn_store_read_async (session->user, session->selected,
+                                         posthorn_mailbox_view_get_uidvalidity (session->view),
+                                         job->uid, 0, (gsize) read_len, session->cancellable,
+                                         whole_read, job);
+              return;
+            }
         }
       render_message (job);
       return;

@@ -535,6 +535,11 @@ test_fetch_big_streamed (Fixture *f, gconstpointer data)
   g_free (ph_test_client_expect_line_prefix (f->client, ")"));
   g_free (ph_test_client_expect_line_prefix (f->client, "b1 OK"));
   g_string_free (msg, TRUE);
+  /* header fields and a partial body of a big message: no whole read */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<4.15>)");
+  g_assert_nonnull (imap_test_find (lines, "BODY[HEADER.FIELDS (SUBJECT)] {16}\r\nSubject: big\r\n\r\n "
+                                           "BODY[TEXT]<4> {15}\r\nquick brown fox)"));
   /* a client that stops reading and goes away mid-literal */
   {
     PhTestClient *quitter = imap_test_login (f->server, IMAP_TEST_USER);
