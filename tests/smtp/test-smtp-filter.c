@@ -88,6 +88,28 @@ test_verdicts_at_mail (void)
   expect_prefix (client, "MAIL FROM:<someone@remote.example>", 250, "250 2.1.0");
 }
 
+/* The client goes away while a filter has not answered: the chain ends
+ * at once (the filter's cancellable fires), and the daemon serves on. */
+static void
+test_client_gone_while_filtering (void)
+{
+  g_autoptr(PhTestClient) client = shared_connect ("smtp");
+  g_autoptr(PhTestClient) next = NULL;
+  g_autofree char *log = NULL;
+
+  g_free (smtp_test_ehlo (client));
+  g_assert_true (ph_test_client_send (client, "MAIL FROM:<hang@remote.example>\r\n", -1));
+  g_usleep (100 * 1000);
+  g_clear_pointer (&client, ph_test_client_free);
+  next = shared_connect ("smtp");
+  g_free (smtp_test_ehlo (next));
+  expect_prefix (next, "MAIL FROM:<someone@remote.example>", 250, "250 2.1.0");
+  g_free (smtp_test_expect (next, "QUIT", 221));
+  g_assert_true (ph_test_server_is_running (shared_server));
+  log = ph_test_server_get_log (shared_server);
+  g_assert_null (strstr (log, "CRITICAL"));
+}
+
 static void
 test_verdict_at_rcpt (void)
 {
@@ -240,6 +262,7 @@ main (int argc, char **argv)
 
   smtp_test_init (&argc, &argv);
   g_test_add_func ("/smtp/filter/verdicts-at-mail", test_verdicts_at_mail);
+  g_test_add_func ("/smtp/filter/client-gone-while-filtering", test_client_gone_while_filtering);
   g_test_add_func ("/smtp/filter/verdict-at-rcpt", test_verdict_at_rcpt);
   g_test_add_func ("/smtp/filter/first-refusal-wins", test_first_refusal_wins);
   g_test_add_func ("/smtp/filter/pipelined", test_pipelined_with_filters);
