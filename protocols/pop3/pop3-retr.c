@@ -3,6 +3,10 @@
  * most one piece is read ahead, so memory stays bounded by the output
  * queue's high-water mark plus two pieces whatever the message size.
  *
+ * Clients download in order (RETR 1, RETR 2, ...), so when a RETR ends the
+ * first piece of the next message is read at once (one piece, at most):
+ * the next RETR then starts without waiting for the store.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pop3-session.h"
@@ -26,6 +30,113 @@ struct _Pop3Retr {
   gboolean started;        /* the +OK line is out */
   gboolean waiting;        /* for the drained callback */
 };
+
+/* The first piece of the message after the last RETR, read ahead. */
+struct _Pop3Prefetch {
+  Pop3Session *session;    /* a reference while the read is in flight */
+  guint32 uid;
+  GBytes *bytes;           /* once read */
+  GError *error;           /* once failed */
+  gboolean busy;           /* the read is in flight */
+  gboolean abandoned;      /* not wanted any more: the callback frees it */
+  Pop3Retr *retr;          /* a RETR waiting for the read */
+};
+
+static void retr_pump (Pop3Retr *retr);
+static void retr_failed (Pop3Retr *retr, const GError *error);
+
+static void
+prefetch_free (Pop3Prefetch *prefetch)
+{
+  g_clear_pointer (&prefetch->bytes, g_bytes_unref);
+  g_clear_error (&prefetch->error);
+  g_free (prefetch);
+}
+
+void
+pop3_prefetch_drop (Pop3Session *session)
+{
+  Pop3Prefetch *prefetch = g_steal_pointer (&session->prefetch);
+
+  if (prefetch == NULL)
+    return;
+  if (prefetch->busy)
+    prefetch->abandoned = TRUE;
+  else
+    prefetch_free (prefetch);
+}
+
+/* Hands a prefetched first piece to @retr as if it had read it. */
+static void
+prefetch_give (Pop3Prefetch *prefetch, Pop3Retr *retr)
+{
+  if (prefetch->error != NULL)
+    {
+      retr_failed (retr, prefetch->error);
+      return;
+    }
+  if (g_bytes_get_size (prefetch->bytes) == 0)
+    retr->size = 0;
+  else
+    {
+      retr->offset = g_bytes_get_size (prefetch->bytes);
+      retr->pending = g_steal_pointer (&prefetch->bytes);
+    }
+  retr_pump (retr);
+}
+
+static void
+prefetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pop3Prefetch *prefetch = user_data;
+  Pop3Session *session = prefetch->session;
+  Pop3Retr *retr = prefetch->retr;
+
+  prefetch->busy = FALSE;
+  prefetch->bytes = posthorn_store_read_finish (result, &prefetch->error);
+  if (retr != NULL)
+    {
+      /* A RETR of this message waits for it. */
+      if (session->prefetch == prefetch)
+        session->prefetch = NULL;
+      retr->busy = FALSE;
+      if (session->closed)
+        {
+          g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                                         "connection closed");
+          retr_failed (retr, error);
+        }
+      else
+        prefetch_give (prefetch, retr);
+      prefetch_free (prefetch);
+    }
+  else if (prefetch->abandoned || session->closed)
+    {
+      if (session->prefetch == prefetch)
+        session->prefetch = NULL;
+      prefetch_free (prefetch);
+    }
+  pop3_session_unref (session);
+}
+
+static void
+prefetch_start (Pop3Session *session, guint msg)
+{
+  Pop3Prefetch *prefetch;
+
+  pop3_prefetch_drop (session);
+  if (msg > session->n_messages || (session->msg_flags[msg - 1] & POP3_MSG_DELETED) ||
+      session->closed)
+    return;
+  prefetch = g_new0 (Pop3Prefetch, 1);
+  prefetch->session = pop3_session_ref (session);
+  prefetch->uid = session->uids[msg - 1];
+  prefetch->busy = TRUE;
+  session->prefetch = prefetch;
+  posthorn_store_read_async (session->store_user, "INBOX", session->uidvalidity, prefetch->uid,
+                             0, (gsize) MIN (session->sizes[msg - 1], (guint64) POP3_RETR_PIECE),
+                             session->cancellable, prefetch_done, prefetch);
+}
 
 void
 pop3_retr_free (Pop3Retr *retr)
@@ -99,6 +210,8 @@ retr_pump (Pop3Retr *retr)
       pop3_stuffer_finish (&retr->stuffer, end);
       posthorn_connection_write (session->conn, end->data, end->len);
       posthorn_connection_count (session->conn, retr->top ? "top" : "retr", 1);
+      if (!retr->top)
+        prefetch_start (session, retr->msg + 1);
       retr_end (retr);
       return;
     }
@@ -215,8 +328,25 @@ pop3_retr_start (Pop3Session *session, Pop3Command *cmd)
   pop3_session_begin_async (session);
   if (!retr->top)
     {
+      Pop3Prefetch *prefetch = session->prefetch;
+
       pop3_stuffer_init (&retr->stuffer);
-      retr_pump (retr);
+      if (prefetch != NULL && prefetch->uid == retr->uid && !prefetch->busy)
+        {
+          session->prefetch = NULL;
+          prefetch_give (prefetch, retr);
+          prefetch_free (prefetch);
+        }
+      else if (prefetch != NULL && prefetch->uid == retr->uid)
+        {
+          retr->busy = TRUE;  /* prefetch_done continues */
+          prefetch->retr = retr;
+        }
+      else
+        {
+          pop3_prefetch_drop (session);
+          retr_pump (retr);
+        }
       return;
     }
   retr->busy = TRUE;

@@ -40,6 +40,7 @@ pop3_session_unref (Pop3Session *session)
     return;
   pop3_session_unlock (session);
   g_clear_pointer (&session->retr, pop3_retr_free);
+  pop3_prefetch_drop (session);
   pop3_maildrop_free (session);
   posthorn_sasl_session_free (&session->sasl);
   g_free (session->user_name);

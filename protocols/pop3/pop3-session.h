@@ -20,6 +20,7 @@
 G_BEGIN_DECLS
 
 typedef struct _Pop3Retr Pop3Retr;
+typedef struct _Pop3Prefetch Pop3Prefetch;
 
 /* Per-message bits of the maildrop snapshot. */
 enum {
@@ -62,6 +63,8 @@ typedef struct {
 
   /* RETR or TOP being streamed */
   Pop3Retr *retr;
+  /* the next message's first piece, read ahead after a RETR */
+  Pop3Prefetch *prefetch;
 } Pop3Session;
 
 /* pop3-session.c */
@@ -112,5 +115,7 @@ void pop3_retr_continue (Pop3Session *session);
 void pop3_retr_free (Pop3Retr *retr);
 /* The connection closed: ends a stream that waits for output room. */
 void pop3_retr_abandon (Pop3Session *session);
+/* Drops the read-ahead piece (frees it now or when its read returns). */
+void pop3_prefetch_drop (Pop3Session *session);
 
 G_END_DECLS
