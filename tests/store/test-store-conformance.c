@@ -1262,6 +1262,15 @@ test_stream (Fixture *f, gconstpointer data)
   g_assert_cmpint (n, ==, (gssize) strlen (m));
   got = g_memory_output_stream_steal_as_bytes (out);
   g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), m, strlen (m));
+
+  /* A bad mailbox name never reaches the store. */
+  {
+    g_autoptr(GInputStream) bad = posthorn_store_open_stream (f->user, "../INBOX", 0, uid);
+    char buf[16];
+
+    g_assert_cmpint (g_input_stream_read (bad, buf, sizeof buf, NULL, &error), ==, -1);
+    g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID);
+  }
 }
 
 /* ---- delivery ---- */
