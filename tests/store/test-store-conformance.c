@@ -796,6 +796,15 @@ test_bytes_8bit (Fixture *f, gconstpointer data)
 }
 
 static void
+test_bytes_tiny (Fixture *f, gconstpointer data)
+{
+  /* An empty message, one without a header/body separator, a lone CR. */
+  round_trip (f, "", 0, 10);
+  round_trip (f, "no header at all", 16, 10);
+  round_trip (f, "\r", 1, 1);
+}
+
+static void
 test_bytes_lf_only (Fixture *f, gconstpointer data)
 {
   const char *text = "From: a@example.org\nSubject: bare LF\n\nline one\nline two\r\nmixed\n";
@@ -1545,6 +1554,7 @@ main (int argc, char **argv)
   ADD ("/store/expunge/deleted-and-uid-set", test_expunge);
   ADD ("/store/bytes/8bit", test_bytes_8bit);
   ADD ("/store/bytes/lf-only-canonical", test_bytes_lf_only);
+  ADD ("/store/bytes/tiny", test_bytes_tiny);
   ADD ("/store/bytes/binaryish", test_bytes_binaryish);
   ADD ("/store/bytes/50mb", test_bytes_50mb);
   ADD ("/store/append/concurrent-two-threads", test_concurrent_append);
