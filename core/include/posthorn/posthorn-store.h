@@ -401,8 +401,10 @@ typedef struct {
 typedef struct _PosthornStoreFetch PosthornStoreFetch;
 
 /* Fetches the metadata of @uids in one worker round trip (FETCH 1:*
- * ENVELOPE is one call, not 100,000). Expunged UIDs are missing from the
- * result. */
+ * ENVELOPE is not 100,000 calls). Expunged UIDs are missing from the
+ * result. Each info takes a few KB of memory: fetch a big set in batches
+ * of a few hundred UIDs, sending each batch's responses before asking for
+ * the next, so memory stays bounded. */
 void posthorn_store_fetch_async (PosthornStoreUser *user,
                                  const char *mailbox,
                                  guint32 uidvalidity,
@@ -455,7 +457,9 @@ void posthorn_store_search_text_async (PosthornStoreUser *user,
 /* Returns a GArray of guint32 (transfer full). */
 GArray *posthorn_store_search_text_finish (GAsyncResult *result, GError **error);
 
-/* QRESYNC: UIDs expunged with a MODSEQ greater than @modseq, ascending. */
+/* QRESYNC: UIDs expunged with a MODSEQ greater than @modseq, ascending.
+ * (Messages changed since @modseq are those whose view MODSEQ is greater:
+ * posthorn_mailbox_view_get_modseq().) */
 void posthorn_store_vanished_async (PosthornStoreUser *user,
                                     const char *mailbox,
                                     guint32 uidvalidity,
