@@ -318,11 +318,13 @@ void posthorn_store_append_async (PosthornStoreUser *user,
                                   gpointer user_data);
 
 /* Delivers @message to several users' mailboxes at once, all or nothing
- * (for SMTP/LMTP: one transaction, then "250"). @users and @mailboxes are
- * parallel NULL-terminated arrays of @n entries; a NULL @mailboxes means
- * every user's INBOX. A user who never logged in gets INBOX created. A
- * missing mailbox fails the whole delivery with NOT_FOUND. The changes hold
- * one MESSAGE_NEW per target in order. @origin goes into the events. */
+ * (for SMTP/LMTP: one transaction, then "250"). @users is NULL-terminated;
+ * @mailboxes, if not NULL, has one name per user (a NULL @mailboxes means
+ * every user's INBOX). A target listed twice gets two copies: remove
+ * duplicate recipients first. A user who never logged in gets INBOX
+ * created (MAILBOX_CREATED changes). A missing mailbox fails the whole
+ * delivery with NOT_FOUND. The changes hold one MESSAGE_NEW per target,
+ * in the order of @users. @origin goes into the events. */
 void posthorn_store_deliver_async (const char *const *users,
                                    const char *const *mailboxes,
                                    PosthornMessage *message,
