@@ -7,6 +7,7 @@
  */
 #include "pop3-test-util.h"
 
+#include <gsasl.h>
 #include <signal.h>
 #include <string.h>
 
@@ -212,6 +213,45 @@ test_auth_login_and_list (Fixture *fixture, gconstpointer data)
   g_assert_true (g_str_has_prefix (prompt, "+ "));
   ok = pop3_test_command (client, "%s", password);
   g_assert_cmpstr (ok, ==, "+OK Logged in, 3 messages (141 octets)");
+}
+
+/* SCRAM's final server message goes out as a last "+" challenge (RFC
+ * 5034), answered by an empty line. Users from the auth tests' fixture. */
+static void
+test_auth_scram (void)
+{
+  g_autofree char *users = g_test_build_filename (G_TEST_DIST, "auth", "data", "users", NULL);
+  g_autofree char *config = g_strdup_printf ("[auth-passwd-file]\npath=%s\n", users);
+  g_autoptr(PhTestServer) server = pop3_test_server_new (config);
+  g_autoptr(PhTestClient) client = pop3_test_connect (server);
+  g_autoptr(GPtrArray) caps = capa (client);
+  Gsasl *ctx = NULL;
+  Gsasl_session *sasl = NULL;
+  char *out = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *final = NULL;
+  g_autofree char *ok = NULL;
+
+  g_assert_true (has_line (caps, "SASL SCRAM-SHA-256 PLAIN LOGIN"));
+  g_assert_cmpint (gsasl_init (&ctx), ==, GSASL_OK);
+  g_assert_cmpint (gsasl_client_start (ctx, "SCRAM-SHA-256", &sasl), ==, GSASL_OK);
+  gsasl_property_set (sasl, GSASL_AUTHID, "scram@example.org");
+  gsasl_property_set (sasl, GSASL_PASSWORD, "pw-scram");
+  g_assert_cmpint (gsasl_step64 (sasl, "", &out), ==, GSASL_NEEDS_MORE);
+  first = pop3_test_command (client, "AUTH SCRAM-SHA-256 %s", out);
+  gsasl_free (out);
+  g_assert_true (g_str_has_prefix (first, "+ "));
+  g_assert_cmpint (gsasl_step64 (sasl, first + 2, &out), ==, GSASL_NEEDS_MORE);
+  final = pop3_test_command (client, "%s", out);
+  gsasl_free (out);
+  g_assert_true (g_str_has_prefix (final, "+ "));
+  /* the server proves it knows the password */
+  g_assert_cmpint (gsasl_step64 (sasl, final + 2, &out), ==, GSASL_OK);
+  gsasl_free (out);
+  ok = pop3_test_command (client, "%s", "");
+  g_assert_cmpstr (ok, ==, "+OK Logged in, 0 messages (0 octets)");
+  gsasl_finish (sasl);
+  gsasl_done (ctx);
 }
 
 static void
@@ -799,6 +839,7 @@ main (int argc, char **argv)
   ADD ("/pop3/auth/plain-initial-response", test_auth_plain_initial, NULL);
   ADD ("/pop3/auth/plain-continuation", test_auth_plain_continuation, NULL);
   ADD ("/pop3/auth/login-and-mechanism-list", test_auth_login_and_list, NULL);
+  g_test_add_func ("/pop3/auth/scram-sha-256", test_auth_scram);
   ADD ("/pop3/auth/throttle", test_auth_throttle, throttle);
   ADD ("/pop3/auth/wrong-state", test_wrong_state, NULL);
   ADD ("/pop3/transaction/stat-list-uidl", test_stat_list_uidl, NULL);
