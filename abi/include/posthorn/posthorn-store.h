@@ -320,7 +320,9 @@ PosthornStoreChanges *posthorn_store_changes_finish (GAsyncResult *result, GErro
  * not (or no longer) in the mailbox are skipped silently. */
 
 /* IMAP STORE. @flags are system flags (RECENT is ignored), @keywords
- * keyword names (NULL: none). With @unchangedsince > 0 (CONDSTORE) a
+ * keyword names (NULL: none): IMAP atoms of printable ASCII, at most 255
+ * bytes, not starting with '\' (else INVALID); compared without regard
+ * to case. With @unchangedsince > 0 (CONDSTORE) a
  * message whose MODSEQ is greater is left alone and listed in
  * posthorn_store_changes_get_modified(). The changes hold one
  * FLAGS_CHANGED per message whose flags actually changed. */

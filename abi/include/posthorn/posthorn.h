@@ -18,4 +18,5 @@
 #include <posthorn/posthorn-message.h>
 #include <posthorn/posthorn-store.h>
 #include <posthorn/posthorn-status.h>
+#include <posthorn/posthorn-filter.h>
 #undef POSTHORN_INSIDE
