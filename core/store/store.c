@@ -756,6 +756,26 @@ job_n_uids (StoreJob *job)
   return job->uids != NULL ? job->uids->len : 0;
 }
 
+/* Search text kept per message and part (header, body): indexing costs
+ * CPU inside the store's write transaction, and a 50 MB text attachment
+ * must not hold every other delivery up for seconds. */
+#define STORE_SEARCH_TEXT_MAX (4 * 1024 * 1024)
+
+static void
+utf8_truncate (char *text, gsize max)
+{
+  if (text == NULL || strlen (text) <= max)
+    return;
+  /* Cut before the character that would straddle the limit. */
+  text[max] = '\0';
+  {
+    char *last = g_utf8_find_prev_char (text, text + max);
+
+    if (last != NULL && !g_utf8_validate (last, -1, NULL))
+      *last = '\0';
+  }
+}
+
 /* Parses @message once and extracts its search text (on a worker). */
 static gboolean
 store_prepare_message (PosthornMessage *message, GBytes **info_blob, char **body_text,
@@ -798,6 +818,8 @@ store_job_append (const StoreBackend *b, StoreJob *job, GError **error)
         header_len--;
       all_text[header_len] = '\0';
     }
+  utf8_truncate (all_text, STORE_SEARCH_TEXT_MAX);
+  utf8_truncate (body_text, STORE_SEARCH_TEXT_MAX);
   msg.search_header = all_text;
   msg.search_body = body_text;
   msg.flags = job->flags & POSTHORN_MESSAGE_STORED_FLAGS;

@@ -1234,6 +1234,36 @@ test_search_text (Fixture *f, gconstpointer data)
     }
 }
 
+static guint
+search_count (Fixture *f, PosthornSearchField field, const char *needle)
+{
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) uids = NULL;
+
+  posthorn_store_search_text_async (f->user, "INBOX", 0, field, needle, NULL,
+                                    store_test_result_cb, &res);
+  uids = posthorn_store_search_text_finish (store_test_wait (&res), &error);
+  g_assert_no_error (error);
+  return uids->len;
+}
+
+/* A huge text part is indexed up to 4 MiB only, and stored whole. */
+static void
+test_search_huge_text (Fixture *f, gconstpointer data)
+{
+  GString *text = g_string_new ("From: a@example.org\r\nSubject: log dump\r\n\r\nneedleearly\r\n");
+  g_autoptr(GBytes) bytes = NULL;
+
+  while (text->len < 5 * 1024 * 1024)
+    g_string_append (text, "2023-01-02 10:00:00 worker[42]: nothing to report today\r\n");
+  g_string_append (text, "needlelate\r\n");
+  bytes = g_string_free_to_bytes (text);
+  round_trip (f, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 1 << 20);
+  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needleearly"), ==, 1);
+  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needlelate"), ==, 0);
+}
+
 static void
 test_fetch_info (Fixture *f, gconstpointer data)
 {
@@ -1563,6 +1593,7 @@ main (int argc, char **argv)
   ADD ("/store/view/recent", test_view_recent);
   ADD ("/store/status/counts", test_status);
   ADD ("/store/search/text-and-body", test_search_text);
+  ADD ("/store/search/huge-text-indexed-in-part", test_search_huge_text);
   ADD ("/store/fetch/parsed-info", test_fetch_info);
   ADD ("/store/read/stream", test_stream);
   ADD ("/store/deliver/multi-user-atomic", test_deliver_atomic);

@@ -447,7 +447,9 @@ GInputStream *posthorn_store_open_stream (PosthornStoreUser *user,
                                           guint32 uid);
 
 /* SEARCH TEXT / BODY from the store's full-text index: the UIDs whose
- * text contains @needle (case-insensitive substring), ascending. */
+ * text contains @needle (case-insensitive substring), ascending. Only the
+ * first 4 MiB of a message's decoded body text (and of its headers) are
+ * indexed. */
 void posthorn_store_search_text_async (PosthornStoreUser *user,
                                        const char *mailbox,
                                        guint32 uidvalidity,
@@ -657,6 +659,8 @@ typedef struct {
   guint64 size;                  /* posthorn_message_get_size() */
   GBytes *info;                  /* serialized PosthornMessageInfo: keep it,
                                   * give it back from fetch() unchanged */
+  /* Search text, each at most 4 MiB (the core cuts longer text, so
+   * SEARCH TEXT/BODY see the first 4 MiB of a huge text part only). */
   const char *search_header;     /* every header, decoded (may be NULL) */
   const char *search_body;       /* the decoded text parts (may be NULL).
                                   * SEARCH BODY looks in this, SEARCH TEXT
