@@ -660,7 +660,10 @@ filter_step (gpointer user_data)
       replace_string (&ctx->current, entry->name);
       ctx->waiting = TRUE;
       ctx->outstanding++;
-      ctx->timeout_id = g_timeout_add_seconds (ctx->timeout_seconds, filter_timed_out, ctx);
+      /* Not g_timeout_add_seconds(): it rounds to the next whole second of a
+       * shared clock and may fire early; a filter gets its full time. */
+      ctx->timeout_id = g_timeout_add ((guint) MIN (ctx->timeout_seconds, G_MAXUINT / 1000) * 1000,
+                                       filter_timed_out, ctx);
       func (posthorn_filter_context_ref (ctx), entry->data);
       return G_SOURCE_REMOVE;
     }
