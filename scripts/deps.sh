@@ -6,11 +6,13 @@ set -euo pipefail
 POSTHORN_BUILD_DEPS=(
   gcc meson ninja-build pkg-config
   libglib2.0-dev libgnutls28-dev libsqlite3-dev libgmime-3.0-dev
-  libgsasl-dev libltdl-dev libcrypt-dev zlib1g-dev
+  libgsasl-dev libltdl-dev libcrypt-dev zlib1g-dev scdoc
 )
 # Real clients and tools the test suite talks to the server with.
 POSTHORN_TEST_DEPS=(
   gnutls-bin python3 curl dbus
+  swaks libnet-ssleay-perl msmtp
+  abigail-tools systemd
 )
 
 posthorn_install_deps () {
