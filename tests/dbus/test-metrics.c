@@ -182,7 +182,7 @@ test_limits (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add ("/metrics/scrape/openmetrics", Fixture, NULL, fixture_set_up, test_scrape, fixture_tear_down);
   g_test_add ("/metrics/scrape/head", Fixture, NULL, fixture_set_up, test_head, fixture_tear_down);
   g_test_add ("/metrics/scrape/errors", Fixture, NULL, fixture_set_up, test_errors, fixture_tear_down);
