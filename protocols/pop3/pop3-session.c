@@ -225,7 +225,9 @@ session_idle_timeout (PosthornConnection *conn, gpointer user_data)
   /* Like a dropped connection: no UPDATE state, nothing is deleted. */
   if (session->state == POP3_STATE_UPDATE)
     return;
-  pop3_session_reply (session, "-ERR Disconnected for inactivity");
+  /* In the middle of a multi-line reply a -ERR line would read as data. */
+  if (session->retr == NULL && !session->listing)
+    pop3_session_reply (session, "-ERR Disconnected for inactivity");
   /* The maildrop is free as soon as we give up the session, not when
    * the client finally closes its end. */
   pop3_session_unlock (session);
@@ -240,7 +242,8 @@ session_shutdown (PosthornConnection *conn, gpointer user_data)
   /* Nothing is deleted; a QUIT already in UPDATE finishes first. */
   if (session->state == POP3_STATE_UPDATE)
     return;
-  pop3_session_reply (session, "-ERR [SYS/TEMP] Server shutting down");
+  if (session->retr == NULL && !session->listing)
+    pop3_session_reply (session, "-ERR [SYS/TEMP] Server shutting down");
   pop3_session_unlock (session);
   posthorn_connection_close (conn);
 }
