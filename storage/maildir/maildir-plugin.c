@@ -1,0 +1,59 @@
+/* storage-maildir: a Maildir++ store that Dovecot can share; see
+ * README.md.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "maildir-private.h"
+
+#include <string.h>
+
+static gboolean
+maildir_plugin_init (PosthornPlugin *plugin, GError **error)
+{
+  g_autofree char *default_path = g_build_filename (posthorn_core_get_state_dir (), "maildir", "%d",
+                                                    "%n", NULL);
+  g_autofree char *pattern = NULL;
+  g_autoptr(GError) check = NULL;
+  g_autofree char *probe = NULL;
+  MaildirStore *store;
+
+  if (!posthorn_config_get_string (plugin, "path", default_path, &pattern, error))
+    return FALSE;
+  if (!g_path_is_absolute (pattern) ||
+      (strstr (pattern, "%n") == NULL && strstr (pattern, "%u") == NULL))
+    {
+      posthorn_config_set_error (plugin, "path", error,
+                                 "'%s' must be an absolute path with %%u or %%n in it", pattern);
+      return FALSE;
+    }
+  probe = maildir_expand_path (pattern, "user@example.org", &check);
+  if (probe == NULL)
+    {
+      posthorn_config_set_error (plugin, "path", error, "%s", check->message);
+      return FALSE;
+    }
+  if (sqlite3_threadsafe () == 0)
+    {
+      posthorn_config_set_error (plugin, "path", error, "SQLite is built without thread safety");
+      return FALSE;
+    }
+  store = maildir_store_new (pattern, error);
+  if (store == NULL)
+    return FALSE;
+  posthorn_plugin_set_data (plugin, store, (GDestroyNotify) maildir_store_free);
+  if (!posthorn_store_register (plugin, &maildir_store_vtable, store, error))
+    return FALSE;
+  g_debug ("Maildir store %s", pattern);
+  return TRUE;
+}
+
+static void
+maildir_plugin_shutdown (PosthornPlugin *plugin)
+{
+  posthorn_store_unregister (plugin);
+}
+
+POSTHORN_PLUGIN_DEFINE (storage_maildir, "storage-maildir", POSTHORN_PLUGIN_KIND_STORAGE,
+                        "0.1.0", "LGPL-2.1-or-later",
+                        "Maildir++ store, Dovecot-compatible (dovecot-uidlist, dovecot-keywords)",
+                        NULL, maildir_plugin_init, maildir_plugin_shutdown)
