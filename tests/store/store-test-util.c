@@ -12,7 +12,8 @@ store_test_parse_args (int *argc, char ***argv)
 {
   int out = 1;
 
-  extra_settings = g_ptr_array_new_with_free_func (g_free);
+  if (extra_settings == NULL)
+    extra_settings = g_ptr_array_new_with_free_func (g_free);
   for (int i = 1; i < *argc; i++)
     {
       const char *arg = (*argv)[i];
@@ -30,6 +31,21 @@ store_test_parse_args (int *argc, char ***argv)
   *argc = out;
   if (plugin_name == NULL)
     plugin_name = g_strdup ("storage-sqlite");
+}
+
+void
+store_test_add_setting (const char *setting)
+{
+  if (extra_settings == NULL)
+    extra_settings = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (extra_settings, g_strdup (setting));
+}
+
+void
+store_test_clear_settings (void)
+{
+  if (extra_settings != NULL)
+    g_ptr_array_set_size (extra_settings, 0);
 }
 
 const char *

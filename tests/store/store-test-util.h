@@ -16,6 +16,10 @@ G_BEGIN_DECLS
  * removes those options from argv. */
 void store_test_parse_args (int *argc, char ***argv);
 const char *store_test_plugin_name (void);
+/* Adds one "group.key=value" line to the config store_test_load() writes;
+ * _clear removes those added. */
+void store_test_add_setting (const char *setting);
+void store_test_clear_settings (void);
 /* The --store and --set options again, for a child process (free with
  * g_strfreev). */
 GStrv store_test_args (void);

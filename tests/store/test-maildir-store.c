@@ -1,0 +1,510 @@
+/* storage-maildir specific tests: a Maildir Dovecot 2.3 wrote, files other
+ * programs drop or rename, crashes between write and rename, two
+ * processes delivering at once.
+ *
+ *   test-maildir-store --store storage-maildir
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "store-test-util.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define USER "alice@example.org"
+
+typedef struct {
+  char *dir;
+  char *root;     /* alice's Maildir */
+  PosthornStoreUser *user;
+} Fixture;
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        rm_rf (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("posthorn-maildir-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->root = g_build_filename (f->dir, "maildir", "example.org", "alice", NULL);
+  store_test_load (f->dir);
+  if (data == NULL)
+    f->user = store_test_open_user (USER);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  rm_rf (f->dir);
+  g_free (f->root);
+  g_free (f->dir);
+}
+
+static char *
+file_in (Fixture *f, const char *folder_dir, const char *sub)
+{
+  g_autofree char *path = g_build_filename (f->root, folder_dir, sub, NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name = dir != NULL ? g_dir_read_name (dir) : NULL;
+
+  return name != NULL ? g_build_filename (path, name, NULL) : NULL;
+}
+
+/* Delivers like procmail: tmp/, then rename into new/. */
+static void
+drop_into_new (Fixture *f, const char *name, const char *text)
+{
+  g_autofree char *tmp = g_build_filename (f->root, "tmp", name, NULL);
+  g_autofree char *dst = g_build_filename (f->root, "new", name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (tmp, text, -1, &error));
+  g_assert_cmpint (g_rename (tmp, dst), ==, 0);
+}
+
+static PosthornMailboxView *
+open_view (Fixture *f, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  PosthornMailboxView *view = store_test_open_view (f->user, name, POSTHORN_VIEW_READ_WRITE, &error);
+
+  g_assert_no_error (error);
+  return view;
+}
+
+static PosthornViewChanges *
+sync_view (PosthornMailboxView *view)
+{
+  g_autoptr(GError) error = NULL;
+  PosthornViewChanges *changes = store_test_sync_view (view, 0, &error);
+
+  g_assert_no_error (error);
+  return changes;
+}
+
+static GBytes *
+read_message (Fixture *f, const char *mailbox, guint32 uid)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes = store_test_read_all (f->user, mailbox, 0, uid, 7, &error);
+
+  g_assert_no_error (error);
+  return bytes;
+}
+
+static char *
+crlf (const char *lf)
+{
+  g_auto(GStrv) lines = g_strsplit (lf, "\n", -1);
+
+  return g_strjoinv ("\r\n", lines);
+}
+
+/* ---- external writers ---- */
+
+static void
+test_external_new_file_once (Fixture *f, gconstpointer data)
+{
+  const char *text = "From: procmail@example.org\nSubject: dropped\n\nbody line\n";
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  g_autoptr(PosthornViewChanges) c1 = NULL;
+  g_autoptr(PosthornViewChanges) c2 = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autofree char *expected = crlf (text);
+  guint32 uid;
+
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 0);
+  drop_into_new (f, "1700000000.P1Q1.otherhost", text);
+  c1 = sync_view (view);
+  g_assert_cmpuint (posthorn_view_changes_get_new_count (c1), ==, 1);
+  uid = posthorn_mailbox_view_get_uid (view, 1);
+  g_assert_cmpuint (uid, >, 0);
+  /* Once: the next sync finds nothing new. */
+  c2 = sync_view (view);
+  g_assert_cmpuint (posthorn_view_changes_get_new_count (c2), ==, 0);
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
+  /* Moved to cur/ as Dovecot does, and read back in canonical form. */
+  g_assert_null (file_in (f, "", "new"));
+  got = read_message (f, "INBOX", uid);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), expected, strlen (expected));
+
+  /* After a restart it is still the same UID. */
+  g_clear_pointer (&view, posthorn_mailbox_view_unref);
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 1), ==, uid);
+}
+
+static void
+test_external_flags_renamed (Fixture *f, gconstpointer data)
+{
+  guint32 uid = store_test_append_simple (f->user, "INBOX", "From: a@example.org\r\nSubject: f\r\n\r\nx\r\n");
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  g_autoptr(PosthornViewChanges) changes = NULL;
+  g_autofree char *path = file_in (f, "", "cur");
+  g_autofree char *renamed = NULL;
+  const guint32 *changed;
+  guint n;
+
+  g_assert_nonnull (path);
+  g_assert_true (g_str_has_suffix (path, ":2,"));
+  /* A mail reader marks it seen and flagged the Maildir way. */
+  renamed = g_strconcat (path, "FS", NULL);
+  g_assert_cmpint (g_rename (path, renamed), ==, 0);
+  changes = sync_view (view);
+  changed = posthorn_view_changes_get_changed_uids (changes, &n);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpuint (changed[0], ==, uid);
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 1) & POSTHORN_MESSAGE_STORED_FLAGS, ==,
+                    POSTHORN_MESSAGE_SEEN | POSTHORN_MESSAGE_FLAGGED);
+  /* Reading follows the new name. */
+  {
+    g_autoptr(GBytes) got = read_message (f, "INBOX", uid);
+
+    g_assert_cmpuint (g_bytes_get_size (got), ==, strlen ("From: a@example.org\r\nSubject: f\r\n\r\nx\r\n"));
+  }
+  /* A file removed by another program is expunged. */
+  g_assert_cmpint (g_unlink (renamed), ==, 0);
+  g_clear_pointer (&changes, posthorn_view_changes_free);
+  changes = sync_view (view);
+  {
+    const guint32 *gone = posthorn_view_changes_get_expunged_uids (changes, &n);
+
+    g_assert_cmpuint (n, ==, 1);
+    g_assert_cmpuint (gone[0], ==, uid);
+  }
+}
+
+static void
+on_event (const PosthornEvent *event, gpointer user_data)
+{
+  GPtrArray *events = user_data;
+
+  g_ptr_array_add (events, posthorn_event_ref ((PosthornEvent *) event));
+}
+
+static void
+test_external_idle_event (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) posthorn_event_unref);
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  guint id = posthorn_event_subscribe (USER, "INBOX", on_event, events, NULL);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  /* No command runs: the watch on new/ must notice by itself. */
+  drop_into_new (f, "1700000001.P2Q1.otherhost", "Subject: idle\n\nwake up\n");
+  while (events->len == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  posthorn_event_unsubscribe (id);
+  g_assert_cmpuint (events->len, ==, 1);
+  g_assert_cmpint (posthorn_event_get_kind (events->pdata[0]), ==, POSTHORN_EVENT_MESSAGE_NEW);
+  g_assert_cmpuint (posthorn_event_get_uid (events->pdata[0]), ==, posthorn_mailbox_view_get_uidnext (view));
+  {
+    g_autoptr(PosthornViewChanges) changes = sync_view (view);
+
+    g_assert_cmpuint (posthorn_view_changes_get_new_count (changes), ==, 1);
+  }
+}
+
+/* ---- crashes ---- */
+
+static void
+test_crash_between_write_and_rename (Fixture *f, gconstpointer data)
+{
+  const char *whole = "From: a@example.org\r\nSubject: whole\r\n\r\nall of it\r\n";
+  g_autofree char *torn = g_build_filename (f->root, "tmp", "1700000002.M1P3Q1.host,S=999,W=999", NULL);
+  g_autofree char *placed = g_build_filename (f->root, "cur", "1700000003.M1P3Q2.host,S=50,W=50:2,S", NULL);
+  g_autoptr(PosthornMailboxView) view = NULL;
+
+  /* Died while writing: the half file is in tmp/ only. */
+  g_assert_true (g_file_set_contents (torn, "From: a@example.org\r\nSubject: to", -1, NULL));
+  /* Died after the rename, before the index knew: the file is whole. */
+  g_assert_true (g_file_set_contents (placed, whole, -1, NULL));
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 1) & POSTHORN_MESSAGE_SEEN, !=, 0);
+  {
+    g_autoptr(GBytes) got = read_message (f, "INBOX", posthorn_mailbox_view_get_uid (view, 1));
+
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), whole, strlen (whole));
+  }
+}
+
+static void
+test_cur_non_maildir_file (Fixture *f, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *readme = g_build_filename (f->root, "cur", "README", NULL);
+      g_autoptr(PosthornMailboxView) view = NULL;
+
+      store_test_append_simple (f->user, "INBOX", "Subject: real\r\n\r\nx\r\n");
+      g_assert_true (g_file_set_contents (readme, "not mail", -1, NULL));
+      view = open_view (f, "INBOX");
+      g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
+      /* Warned about once, not at every scan. */
+      g_usleep (G_USEC_PER_SEC / 50);
+      g_assert_true (g_file_set_contents (readme, "still not mail", -1, NULL));
+      drop_into_new (f, "1700000004.P4Q1.host", "Subject: other\n\ny\n");
+      {
+        g_autoptr(PosthornViewChanges) changes = sync_view (view);
+
+        g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 2);
+      }
+      g_assert_true (g_file_test (readme, G_FILE_TEST_EXISTS));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*WARNING storage-maildir: ignoring */cur/README: not a Maildir message file*");
+  g_assert_null (strstr (strstr (g_test_trap_get_stderr (), "cur/README") + 1, "cur/README"));
+}
+
+/* ---- two processes ---- */
+
+static int
+deliver_child (const char *dir, const char *tag)
+{
+  store_test_load (dir);
+  for (guint i = 0; i < 25; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("From: %s@example.org\r\nSubject: %s %u\r\n\r\n%s %u\r\n",
+                                               tag, tag, i, tag, i);
+      g_autoptr(PosthornMessage) msg = posthorn_message_new_from_data (text, strlen (text));
+      const char *users[] = { USER, NULL };
+      GAsyncResult *res = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PosthornStoreChanges) changes = NULL;
+
+      posthorn_store_deliver_async (users, NULL, msg, 0, NULL, NULL, store_test_result_cb, &res);
+      changes = store_test_changes_wait (&res, &error);
+      g_assert_no_error (error);
+    }
+  store_test_unload ();
+  return 0;
+}
+
+static void
+test_concurrent_processes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_auto(GStrv) store_args = store_test_args ();
+  GPid pids[2];
+  g_autoptr(PosthornMailboxView) view = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+      g_auto(GStrv) argv = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_strv_builder_add_many (b, exe, "--deliver-child", f->dir, i == 0 ? "left" : "right", NULL);
+      g_strv_builder_addv (b, (const char **) store_args);
+      argv = g_strv_builder_end (b);
+      g_assert_true (g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                    &pids[i], &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      int status;
+
+      g_assert_cmpint (waitpid (pids[i], &status, 0), ==, pids[i]);
+      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+      g_spawn_close_pid (pids[i]);
+    }
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 50);
+  for (guint seq = 1; seq <= 50; seq++)
+    {
+      g_autoptr(GBytes) got = read_message (f, "INBOX", posthorn_mailbox_view_get_uid (view, seq));
+      g_autofree char *text = g_strndup (g_bytes_get_data (got, NULL), g_bytes_get_size (got));
+      char *subject = strstr (text, "Subject: ");
+
+      g_assert_nonnull (subject);
+      *strchr (subject, '\r') = '\0';
+      g_assert_true (g_hash_table_add (seen, g_strdup (subject)));   /* each once */
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 50);
+}
+
+/* ---- Dovecot ---- */
+
+static void
+copy_tree (const char *src, const char *dst)
+{
+  g_autoptr(GDir) dir = g_dir_open (src, 0, NULL);
+  const char *name;
+
+  g_assert_cmpint (g_mkdir_with_parents (dst, 0700), ==, 0);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *from = g_build_filename (src, name, NULL);
+      g_autofree char *to = g_build_filename (dst, name, NULL);
+
+      if (g_file_test (from, G_FILE_TEST_IS_DIR))
+        copy_tree (from, to);
+      else
+        {
+          g_autofree char *content = NULL;
+          gsize len;
+
+          g_assert_true (g_file_get_contents (from, &content, &len, NULL));
+          g_assert_true (g_file_set_contents (to, content, (gssize) len, NULL));
+        }
+    }
+  /* git keeps no empty directories. */
+  if (strstr (dst, "/new") == NULL && strstr (dst, "/cur") == NULL && strstr (dst, "/tmp") == NULL)
+    {
+      static const char *const subs[] = { "cur", "new", "tmp" };
+
+      for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+        {
+          g_autofree char *sub = g_build_filename (dst, subs[i], NULL);
+
+          g_mkdir (sub, 0700);
+        }
+    }
+}
+
+static void
+test_dovecot_fixture (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fixture = g_build_filename (g_getenv ("POSTHORN_SOURCE_ROOT"), "tests", "store",
+                                               "data", "dovecot-maildir", "Maildir", NULL);
+  g_autoptr(PosthornMailboxView) view = NULL;
+  g_autoptr(PosthornMailboxView) work = NULL;
+  const char *const *names;
+  const guint32 *kw;
+  guint n;
+
+  copy_tree (fixture, f->root);
+  f->user = store_test_open_user (USER);
+  view = open_view (f, "INBOX");
+
+  /* What Dovecot showed: UIDVALIDITY, UIDs, flags, keywords. */
+  g_assert_cmpuint (posthorn_mailbox_view_get_uidvalidity (view), ==, 1795682275);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uidnext (view), ==, 5);
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 3);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 1), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 2), ==, 2);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 3), ==, 4);
+  names = posthorn_mailbox_view_get_keywords (view);
+  g_assert_cmpstr (names[0], ==, "$Label1");
+  g_assert_cmpstr (names[1], ==, "Project-X");
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 1) & POSTHORN_MESSAGE_STORED_FLAGS, ==,
+                    POSTHORN_MESSAGE_SEEN);
+  kw = posthorn_mailbox_view_get_message_keywords (view, 1, &n);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpstr (names[kw[0]], ==, "$Label1");
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 2) & POSTHORN_MESSAGE_STORED_FLAGS, ==,
+                    POSTHORN_MESSAGE_ANSWERED | POSTHORN_MESSAGE_FLAGGED);
+  kw = posthorn_mailbox_view_get_message_keywords (view, 2, &n);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpstr (names[kw[0]], ==, "Project-X");
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 3) & POSTHORN_MESSAGE_STORED_FLAGS, ==, 0);
+  {
+    g_autoptr(GBytes) got = read_message (f, "INBOX", 2);
+    const char *expected = "From: Carol <carol@example.org>\r\nTo: alice@example.org\r\n"
+                           "Subject: second\r\nMessage-ID: <second@example.org>\r\n\r\n"
+                           "Second message,\r\nwith two lines.\r\n";
+
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), expected, strlen (expected));
+  }
+  work = open_view (f, "Work");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (work), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (work, 1), ==, 1);
+  {
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(PosthornMailboxList) list = NULL;
+
+    posthorn_store_list_async (f->user, NULL, store_test_result_cb, &res);
+    list = posthorn_store_list_finish (store_test_wait (&res), NULL);
+    g_assert_nonnull (posthorn_mailbox_list_lookup (list, "Work/Q1 2024"));
+    g_assert_true (posthorn_mailbox_list_lookup (list, "Work")->subscribed);
+    g_assert_true (posthorn_mailbox_list_lookup (list, "INBOX")->subscribed);
+  }
+
+  /* Our changes stay readable for Dovecot: the next UID in its uidlist,
+   * a keyword letter in the file name. */
+  {
+    const char *kws[] = { "Project-X", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PosthornStoreChanges) changes =
+      store_test_append (f->user, "INBOX", "Subject: back\r\n\r\nz\r\n", 20, POSTHORN_MESSAGE_SEEN, kws, 0, &error);
+    g_autofree char *uidlist_path = g_build_filename (f->root, "dovecot-uidlist", NULL);
+    g_autofree char *uidlist = NULL;
+    g_autofree char *cur = g_build_filename (f->root, "cur", NULL);
+    g_autoptr(GDir) dir = g_dir_open (cur, 0, NULL);
+    const char *name;
+    gboolean found = FALSE;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (posthorn_store_changes_get (changes, 0)->uid, ==, 5);
+    g_assert_true (g_file_get_contents (uidlist_path, &uidlist, NULL, NULL));
+    g_assert_true (g_str_has_prefix (uidlist, "3 V1795682275 "));
+    g_assert_nonnull (strstr (uidlist, "\n1 :1795682275.M623346P28972.vm,S=155,W=162\n"));
+    g_assert_nonnull (strstr (uidlist, "\n5 :"));
+    while ((name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_suffix (name, ":2,Sb"))
+        found = TRUE;
+    g_assert_true (found);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  store_test_parse_args (&argc, &argv);
+  if (argc >= 4 && strcmp (argv[1], "--deliver-child") == 0)
+    return deliver_child (argv[2], argv[3]);
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/maildir/external/new-file-gets-uid-once", test_external_new_file_once);
+  ADD ("/maildir/external/flags-renamed-and-removed", test_external_flags_renamed);
+  ADD ("/maildir/external/idle-sees-new-file", test_external_idle_event);
+  ADD ("/maildir/crash/between-write-and-rename", test_crash_between_write_and_rename);
+  ADD ("/maildir/cur/non-maildir-file-ignored-with-warning", test_cur_non_maildir_file);
+  ADD ("/maildir/deliver/two-processes", test_concurrent_processes);
+  g_test_add ("/maildir/dovecot/fixture-keeps-uids-flags-keywords", Fixture, "no-user",
+              fixture_set_up, test_dovecot_fixture, fixture_tear_down);
+#undef ADD
+
+  return g_test_run ();
+}

@@ -1,0 +1,118 @@
+/* What is particular to storage-sqlite: where its database lives, its
+ * journal mode, and refusing a database from a newer release.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "store-test-util.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+make_state_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("posthorn-sqlite-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_state_dir (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+static char *
+query_text (const char *db_path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *result = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    result = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return result;
+}
+
+/* [storage-sqlite] path puts the database there, in WAL mode, with the
+ * schema at the newest version. */
+static void
+test_sqlite_path_and_wal (void)
+{
+  g_autofree char *dir = make_state_dir ();
+  g_autofree char *db_path = g_build_filename (dir, "elsewhere.db", NULL);
+  g_autofree char *setting = g_strdup_printf ("storage-sqlite.path=%s", db_path);
+  g_autofree char *mode = NULL;
+  g_autofree char *version = NULL;
+
+  store_test_add_setting (setting);
+  store_test_load (dir);
+  {
+    g_autoptr(PosthornStoreUser) user = store_test_open_user ("carol@example.org");
+
+    store_test_append_simple (user, "INBOX", "Subject: x\r\n\r\ny\r\n");
+  }
+  store_test_unload ();
+  g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
+  {
+    g_autofree char *default_path = g_build_filename (dir, "mail.db", NULL);
+
+    g_assert_false (g_file_test (default_path, G_FILE_TEST_EXISTS));
+  }
+  mode = query_text (db_path, "PRAGMA journal_mode");
+  g_assert_cmpstr (mode, ==, "wal");
+  version = query_text (db_path, "PRAGMA user_version");
+  g_assert_cmpint (atoi (version), >=, 2);
+  remove_state_dir (dir);
+  store_test_clear_settings ();
+}
+
+/* A database written by a newer plugin is refused at start-up, untouched. */
+static void
+test_sqlite_newer_schema_refused (void)
+{
+  g_autofree char *dir = make_state_dir ();
+  g_autofree char *db_path = g_build_filename (dir, "mail.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = NULL;
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version = 999", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  g_assert_false (store_test_try_load (dir, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "999"));
+  g_assert_nonnull (strstr (error->message, db_path));
+  version = query_text (db_path, "PRAGMA user_version");
+  g_assert_cmpstr (version, ==, "999");
+  remove_state_dir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  store_test_parse_args (&argc, &argv);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/storage-sqlite/config/path-and-wal", test_sqlite_path_and_wal);
+  g_test_add_func ("/storage-sqlite/schema/newer-version-refused", test_sqlite_newer_schema_refused);
+  return g_test_run ();
+}
