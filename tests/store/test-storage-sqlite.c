@@ -107,6 +107,42 @@ test_sqlite_newer_schema_refused (void)
   remove_state_dir (dir);
 }
 
+/* Two storage plugins in one daemon: start-up fails, naming both. */
+static void
+test_two_stores_refused (void)
+{
+  const char *plugin_dir = g_getenv ("POSTHORN_PLUGIN_DIR");
+  g_autofree char *maildir = g_build_filename (plugin_dir != NULL ? plugin_dir : ".",
+                                               "storage-maildir.so", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_test (maildir, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("storage-maildir is not built");
+      return;
+    }
+  dir = make_state_dir ();
+  config = g_build_filename (dir, "posthorn.conf", NULL);
+  text = g_strdup_printf ("[core]\nplugins=storage-sqlite;storage-maildir\nplugin_dir=%s\n"
+                          "state_dir=%s\nlog_level=error\n[dbus]\nbus=none\n", plugin_dir, dir);
+  g_assert_true (g_file_set_contents (config, text, -1, NULL));
+  g_assert_false (ph_daemon_load (config, NULL, &error));
+  g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "storage-sqlite"));
+  g_assert_nonnull (strstr (error->message, "storage-maildir"));
+  g_assert_false (posthorn_store_available ());
+  g_unlink (config);
+  {
+    /* Whatever the plugins created before the refusal goes too. */
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+
+    g_assert_cmpint (system (cmd), ==, 0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -114,5 +150,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/storage-sqlite/config/path-and-wal", test_sqlite_path_and_wal);
   g_test_add_func ("/storage-sqlite/schema/newer-version-refused", test_sqlite_newer_schema_refused);
+  g_test_add_func ("/store/registry/two-stores-refused", test_two_stores_refused);
   return g_test_run ();
 }
