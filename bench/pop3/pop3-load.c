@@ -293,6 +293,8 @@ main (int argc, char **argv)
     }
   sessions = g_new0 (Session, opt_sessions);
   threads = g_new0 (GThread *, opt_sessions);
+  guint64 start_rss_kb = opt_rss_pid > 0 ? tree_rss_kb (opt_rss_pid) : 0;
+
   if (opt_rss_pid > 0)
     sampler = g_thread_new ("rss", sampler_run, NULL);
   start = g_get_monotonic_time ();
@@ -317,8 +319,8 @@ main (int argc, char **argv)
   if (sampler != NULL)
     g_thread_join (sampler);
   printf ("sessions=%d messages=%u octets=%" G_GUINT64_FORMAT " seconds=%.3f MB/s=%.1f "
-          "peak_rss_kb=%" G_GUINT64_FORMAT " failed=%d\n",
+          "start_rss_kb=%" G_GUINT64_FORMAT " peak_rss_kb=%" G_GUINT64_FORMAT " failed=%d\n",
           opt_sessions, messages, octets, seconds, (double) octets / seconds / 1e6,
-          peak_rss_kb, failed);
+          start_rss_kb, peak_rss_kb, failed);
   return failed > 0 ? 1 : 0;
 }

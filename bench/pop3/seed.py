@@ -5,6 +5,7 @@
 # writes them, with S= and W= sizes in the file names).
 # Usage: seed.py INJECT_PORT MAILDIR_ROOT SIZE USER:COUNT...
 # SPDX-License-Identifier: LGPL-2.1-or-later
+import base64
 import os
 import random
 import socket
@@ -12,7 +13,6 @@ import sys
 
 inject_port, maildir_root, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 rng = random.Random(1939)
-alphabet = b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 
 def message(user, n):
@@ -20,13 +20,11 @@ def message(user, n):
             b'Message-ID: <%d.%s>\r\nMIME-Version: 1.0\r\n'
             b'Content-Type: application/octet-stream\r\n'
             b'Content-Transfer-Encoding: base64\r\n\r\n') % (user.encode(), n, n, user.encode())
-    lines = []
-    length = len(head)
-    while length < size:
-        line = bytes(rng.choice(alphabet) for _ in range(76)) + b'\r\n'
-        lines.append(line)
-        length += len(line)
-    return head + b''.join(lines)
+    # a base64 body: 76 characters a line
+    raw = rng.randbytes(max(0, size - len(head)) * 57 // 78 + 57)
+    text = base64.b64encode(raw)
+    body = b''.join(text[i:i + 76] + b'\r\n' for i in range(0, len(text), 76))
+    return head + body[:max(0, size - len(head)) // 78 * 78]
 
 
 sock = socket.create_connection(('127.0.0.1', inject_port))

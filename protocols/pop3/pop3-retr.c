@@ -173,10 +173,17 @@ retr_write (Pop3Retr *retr, GBytes *bytes)
 {
   gsize length;
   const guint8 *data = g_bytes_get_data (bytes, &length);
-  GByteArray *out = g_byte_array_sized_new ((guint) (length + length / 32 + 16));
+  GByteArray *out;
   g_autoptr(GBytes) stuffed = NULL;
 
   retr_start_reply (retr);
+  /* Most pieces have no line starting with '.': send them as they are. */
+  if (pop3_stuffer_pass_through (&retr->stuffer, data, length))
+    {
+      posthorn_connection_write_bytes (retr->session->conn, bytes);
+      return;
+    }
+  out = g_byte_array_sized_new ((guint) (length + length / 32 + 16));
   pop3_stuffer_feed (&retr->stuffer, data, length, out);
   stuffed = g_byte_array_free_to_bytes (out);
   posthorn_connection_write_bytes (retr->session->conn, stuffed);

@@ -65,6 +65,25 @@ pop3_stuffer_feed (Pop3Stuffer *stuffer, const guint8 *data, gsize length, GByte
   return stuffer->done;
 }
 
+gboolean
+pop3_stuffer_pass_through (Pop3Stuffer *stuffer, const guint8 *data, gsize length)
+{
+  const guint8 *dot = data;
+  const guint8 *end = data + length;
+
+  if (stuffer->limited || stuffer->done || length == 0)
+    return FALSE;
+  while ((dot = memchr (dot, '.', (gsize) (end - dot))) != NULL)
+    {
+      if (dot == data ? stuffer->at_line_start : dot[-1] == '\n')
+        return FALSE;
+      dot++;
+    }
+  stuffer->at_line_start = data[length - 1] == '\n';
+  stuffer->position += length;
+  return TRUE;
+}
+
 void
 pop3_stuffer_finish (Pop3Stuffer *stuffer, GByteArray *out)
 {

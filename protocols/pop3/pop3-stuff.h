@@ -35,6 +35,12 @@ void pop3_stuffer_init_top (Pop3Stuffer *stuffer, guint64 header_size, guint64 b
 gboolean pop3_stuffer_feed (Pop3Stuffer *stuffer, const guint8 *data, gsize length,
                             GByteArray *out);
 
+/* If the next @length message bytes go out unchanged (RETR, and no line
+ * among them begins with '.'), advances the stuffer over them and returns
+ * TRUE: the caller sends @data as it is, without a copy. Otherwise
+ * returns FALSE and changes nothing; use pop3_stuffer_feed(). */
+gboolean pop3_stuffer_pass_through (Pop3Stuffer *stuffer, const guint8 *data, gsize length);
+
 /* Appends the end of the multi-line response: CRLF if the last line was
  * not ended, then ".\r\n". */
 void pop3_stuffer_finish (Pop3Stuffer *stuffer, GByteArray *out);

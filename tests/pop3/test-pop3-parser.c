@@ -186,7 +186,11 @@ stuff (const StuffCase *c, gsize piece)
     {
       gsize n = MIN (piece, length - at);
 
-      pop3_stuffer_feed (&stuffer, (const guint8 *) c->message + at, n, out);
+      /* what pass-through accepts must come out the same */
+      if (pop3_stuffer_pass_through (&stuffer, (const guint8 *) c->message + at, n))
+        g_byte_array_append (out, (const guint8 *) c->message + at, (guint) n);
+      else
+        pop3_stuffer_feed (&stuffer, (const guint8 *) c->message + at, n, out);
       at += n;
     }
   pop3_stuffer_finish (&stuffer, out);
@@ -269,6 +273,50 @@ test_stuff_round_trip (void)
   g_rand_free (rand);
 }
 
+typedef struct {
+  const char *piece;
+  gboolean at_line_start;
+  gboolean pass;
+  gboolean at_line_start_after;
+} PassCase;
+
+static const PassCase pass_cases[] = {
+  { "abc\r\n", TRUE, TRUE, TRUE },
+  { "abc", TRUE, TRUE, FALSE },
+  { ".abc\r\n", TRUE, FALSE, TRUE },
+  { ".abc\r\n", FALSE, TRUE, TRUE },
+  { "a.b\r\nc.d\r\n", TRUE, TRUE, TRUE },
+  { "a\r\n.b\r\n", TRUE, FALSE, TRUE },
+  { "a\r\n", FALSE, TRUE, TRUE },
+  { "a\r.", TRUE, TRUE, FALSE },
+  { "a\n.", TRUE, FALSE, TRUE },
+};
+
+static void
+test_stuff_pass_through (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (pass_cases); i++)
+    {
+      const PassCase *c = &pass_cases[i];
+      Pop3Stuffer stuffer;
+
+      pop3_stuffer_init (&stuffer);
+      stuffer.at_line_start = c->at_line_start;
+      g_test_message ("%u", i);
+      g_assert_cmpint (pop3_stuffer_pass_through (&stuffer, (const guint8 *) c->piece,
+                                                  strlen (c->piece)), ==, c->pass);
+      /* unchanged when refused */
+      g_assert_cmpint (stuffer.at_line_start, ==, c->pass ? c->at_line_start_after
+                                                         : c->at_line_start);
+    }
+  {
+    Pop3Stuffer top;
+
+    pop3_stuffer_init_top (&top, 4, 1);
+    g_assert_false (pop3_stuffer_pass_through (&top, (const guint8 *) "ab\r\n", 4));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -278,5 +326,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pop3/parser/states", test_parser_states);
   g_test_add_func ("/pop3/stuff/table", test_stuff_table);
   g_test_add_func ("/pop3/stuff/round-trip", test_stuff_round_trip);
+  g_test_add_func ("/pop3/stuff/pass-through", test_stuff_pass_through);
   return g_test_run ();
 }
