@@ -8,7 +8,8 @@
 # 2. USERS sessions in parallel, one per user, each RETR all of PER_USER.
 # Prints MB/s and the peak RSS of each server's process tree, and the
 # ratio posthornd/dovecot. Environment overrides: MSG_SIZE (102400),
-# BIG_COUNT (1000), USERS (20), PER_USER (100), KEEP=1 keeps the work dir.
+# BIG_COUNT (1000), USERS (20), PER_USER (100), ROUNDS (3: the median is
+# reported), KEEP=1 keeps the work dir.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
@@ -22,6 +23,7 @@ PER_USER=${PER_USER:-100}
 PH_PORT=${PH_PORT:-21110}
 INJECT_PORT=${INJECT_PORT:-21112}
 DC_PORT=${DC_PORT:-21120}
+ROUNDS=${ROUNDS:-3}
 
 command -v dovecot >/dev/null || { echo "dovecot is not installed (apt-get install dovecot-pop3d)" >&2; exit 1; }
 W=$(mktemp -d /tmp/pop3-bench.XXXXXX)
@@ -120,19 +122,28 @@ run warm "$DC_PORT" "$USERS" 1 "$DC_PID" > /dev/null
 run warm "$PH_PORT" 1 0 "$PH_PID" > /dev/null
 run warm "$DC_PORT" 1 0 "$DC_PID" > /dev/null
 
+median () { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+field () { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+
 results=()
 for scenario in "one:1:0" "parallel:$USERS:1"; do
   IFS=: read -r name sessions first <<< "$scenario"
-  ph=$(run "$name" "$PH_PORT" "$sessions" "$first" "$PH_PID")
-  dc=$(run "$name" "$DC_PORT" "$sessions" "$first" "$DC_PID")
-  echo "$name posthornd: $ph"
-  echo "$name dovecot:   $dc"
-  ph_mbs=$(sed -n 's/.*MB\/s=\([0-9.]*\).*/\1/p' <<< "$ph")
-  dc_mbs=$(sed -n 's/.*MB\/s=\([0-9.]*\).*/\1/p' <<< "$dc")
-  ph_rss=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<< "$ph")
-  dc_rss=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<< "$dc")
-  results+=("$(awk -v n="$name" -v a="$ph_mbs" -v b="$dc_mbs" -v r="$ph_rss" -v s="$dc_rss" \
-    'BEGIN { printf "%-9s posthornd %8.1f MB/s %7.1f MiB | dovecot %8.1f MB/s %7.1f MiB | ratio %.2fx", n, a, r/1024, b, s/1024, a/b }')")
+  ph_all=""; dc_all=""
+  for round in $(seq "$ROUNDS"); do
+    ph=$(run "$name" "$PH_PORT" "$sessions" "$first" "$PH_PID")
+    dc=$(run "$name" "$DC_PORT" "$sessions" "$first" "$DC_PID")
+    echo "$name round $round posthornd: $ph"
+    echo "$name round $round dovecot:   $dc"
+    ph_all+="$ph"$'\n'; dc_all+="$dc"$'\n'
+  done
+  ph_mbs=$(field 'MB\/s' <<< "$ph_all" | median)
+  dc_mbs=$(field 'MB\/s' <<< "$dc_all" | median)
+  ph_rss=$(field peak_rss_kb <<< "$ph_all" | sort -n | tail -1)
+  dc_rss=$(field peak_rss_kb <<< "$dc_all" | sort -n | tail -1)
+  ph_start=$(field start_rss_kb <<< "$ph_all" | sort -n | head -1)
+  results+=("$(awk -v n="$name" -v a="$ph_mbs" -v b="$dc_mbs" -v r="$ph_rss" -v s="$dc_rss" -v q="$ph_start" \
+    'BEGIN { printf "%-9s posthornd %7.1f MB/s peak %6.1f MiB (%.1f at start) | dovecot %7.1f MB/s peak %6.1f MiB | ratio %.2fx", n, a, r/1024, q/1024, b, s/1024, a/b }')")
 done
 echo
+echo "median of $ROUNDS rounds, $MSG_SIZE-byte messages; peak RSS of each server's process tree"
 printf '%s\n' "${results[@]}"

@@ -4,8 +4,8 @@
  * queue's high-water mark plus two pieces whatever the message size.
  *
  * Clients download in order (RETR 1, RETR 2, ...), so when a RETR ends the
- * first piece of the next message is read at once (one piece, at most):
- * the next RETR then starts without waiting for the store.
+ * first pieces of the next two messages are read at once: the next RETR
+ * then starts without waiting for the store.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,6 +15,8 @@
  * SQLite store's chunk size); TOP usually wants only the start. */
 #define POP3_RETR_PIECE (256 * 1024)
 #define POP3_TOP_PIECE (64 * 1024)
+/* Messages whose first piece is read ahead after a RETR. */
+#define POP3_READ_AHEAD 2
 
 struct _Pop3Retr {
   Pop3Session *session;
@@ -31,9 +33,10 @@ struct _Pop3Retr {
   gboolean waiting;        /* for the drained callback */
 };
 
-/* The first piece of the message after the last RETR, read ahead. */
+/* The first piece of a message after the last RETR, read ahead. */
 struct _Pop3Prefetch {
   Pop3Session *session;    /* a reference while the read is in flight */
+  guint msg;
   guint32 uid;
   GBytes *bytes;           /* once read */
   GError *error;           /* once failed */
@@ -53,17 +56,23 @@ prefetch_free (Pop3Prefetch *prefetch)
   g_free (prefetch);
 }
 
-void
-pop3_prefetch_drop (Pop3Session *session)
+/* Forgets one read-ahead piece (freed now, or by its read's callback). */
+static void
+prefetch_drop_one (Pop3Prefetch *prefetch)
 {
-  Pop3Prefetch *prefetch = g_steal_pointer (&session->prefetch);
-
-  if (prefetch == NULL)
-    return;
   if (prefetch->busy)
     prefetch->abandoned = TRUE;
   else
     prefetch_free (prefetch);
+}
+
+void
+pop3_prefetch_drop (Pop3Session *session)
+{
+  Pop3Prefetch *prefetch;
+
+  while ((prefetch = g_queue_pop_head (&session->prefetches)) != NULL)
+    prefetch_drop_one (prefetch);
 }
 
 /* Hands a prefetched first piece to @retr as if it had read it. */
@@ -96,9 +105,7 @@ prefetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
   prefetch->bytes = posthorn_store_read_finish (result, &prefetch->error);
   if (retr != NULL)
     {
-      /* A RETR of this message waits for it. */
-      if (session->prefetch == prefetch)
-        session->prefetch = NULL;
+      /* A RETR of this message waits for it (it left the queue). */
       retr->busy = FALSE;
       if (session->closed)
         {
@@ -110,32 +117,62 @@ prefetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
         prefetch_give (prefetch, retr);
       prefetch_free (prefetch);
     }
-  else if (prefetch->abandoned || session->closed)
+  else if (prefetch->abandoned)
+    prefetch_free (prefetch);
+  else if (session->closed)
     {
-      if (session->prefetch == prefetch)
-        session->prefetch = NULL;
+      g_queue_remove (&session->prefetches, prefetch);
       prefetch_free (prefetch);
     }
   pop3_session_unref (session);
 }
 
+/* Reads the first pieces of the POP3_READ_AHEAD messages after @msg that
+ * are not read yet. */
 static void
-prefetch_start (Pop3Session *session, guint msg)
+prefetch_after (Pop3Session *session, guint msg)
+{
+  for (guint next = msg + 1; next <= msg + POP3_READ_AHEAD && next <= session->n_messages;
+       next++)
+    {
+      Pop3Prefetch *prefetch;
+      gboolean have = FALSE;
+
+      if (session->closed || (session->msg_flags[next - 1] & POP3_MSG_DELETED))
+        continue;
+      for (GList *l = session->prefetches.head; l != NULL; l = l->next)
+        have |= ((Pop3Prefetch *) l->data)->msg == next;
+      if (have)
+        continue;
+      prefetch = g_new0 (Pop3Prefetch, 1);
+      prefetch->session = pop3_session_ref (session);
+      prefetch->msg = next;
+      prefetch->uid = session->uids[next - 1];
+      prefetch->busy = TRUE;
+      g_queue_push_tail (&session->prefetches, prefetch);
+      posthorn_store_read_async (session->store_user, "INBOX", session->uidvalidity,
+                                 prefetch->uid, 0,
+                                 (gsize) MIN (session->sizes[next - 1],
+                                              (guint64) POP3_RETR_PIECE),
+                                 session->cancellable, prefetch_done, prefetch);
+    }
+}
+
+/* Takes the read-ahead piece of @msg out of the queue, dropping the ones
+ * before it (skipped messages); NULL if there is none. */
+static Pop3Prefetch *
+prefetch_take (Pop3Session *session, guint msg)
 {
   Pop3Prefetch *prefetch;
 
-  pop3_prefetch_drop (session);
-  if (msg > session->n_messages || (session->msg_flags[msg - 1] & POP3_MSG_DELETED) ||
-      session->closed)
-    return;
-  prefetch = g_new0 (Pop3Prefetch, 1);
-  prefetch->session = pop3_session_ref (session);
-  prefetch->uid = session->uids[msg - 1];
-  prefetch->busy = TRUE;
-  session->prefetch = prefetch;
-  posthorn_store_read_async (session->store_user, "INBOX", session->uidvalidity, prefetch->uid,
-                             0, (gsize) MIN (session->sizes[msg - 1], (guint64) POP3_RETR_PIECE),
-                             session->cancellable, prefetch_done, prefetch);
+  while ((prefetch = g_queue_peek_head (&session->prefetches)) != NULL)
+    {
+      g_queue_pop_head (&session->prefetches);
+      if (prefetch->msg == msg)
+        return prefetch;
+      prefetch_drop_one (prefetch);
+    }
+  return NULL;
 }
 
 void
@@ -218,7 +255,7 @@ retr_pump (Pop3Retr *retr)
       posthorn_connection_write (session->conn, end->data, end->len);
       posthorn_connection_count (session->conn, retr->top ? "top" : "retr", 1);
       if (!retr->top)
-        prefetch_start (session, retr->msg + 1);
+        prefetch_after (session, retr->msg);
       retr_end (retr);
       return;
     }
@@ -335,24 +372,20 @@ pop3_retr_start (Pop3Session *session, Pop3Command *cmd)
   pop3_session_begin_async (session);
   if (!retr->top)
     {
-      Pop3Prefetch *prefetch = session->prefetch;
+      Pop3Prefetch *prefetch = prefetch_take (session, msg);
 
       pop3_stuffer_init (&retr->stuffer);
-      if (prefetch != NULL && prefetch->uid == retr->uid && !prefetch->busy)
+      if (prefetch == NULL)
+        retr_pump (retr);
+      else if (!prefetch->busy)
         {
-          session->prefetch = NULL;
           prefetch_give (prefetch, retr);
           prefetch_free (prefetch);
         }
-      else if (prefetch != NULL && prefetch->uid == retr->uid)
+      else
         {
           retr->busy = TRUE;  /* prefetch_done continues */
           prefetch->retr = retr;
-        }
-      else
-        {
-          pop3_prefetch_drop (session);
-          retr_pump (retr);
         }
       return;
     }

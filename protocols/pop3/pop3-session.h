@@ -63,8 +63,8 @@ typedef struct {
 
   /* RETR or TOP being streamed */
   Pop3Retr *retr;
-  /* the next message's first piece, read ahead after a RETR */
-  Pop3Prefetch *prefetch;
+  /* first pieces of the next messages, read ahead after a RETR */
+  GQueue prefetches;
 } Pop3Session;
 
 /* pop3-session.c */
