@@ -1966,18 +1966,16 @@ folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
   return refresh_locked (store, u, f, force, error);
 }
 
-/* After this process changed cur/ itself: remember its new stamp, unless
- * the last scan asked for another one anyway. */
+/* After this process changed cur/ itself (under the folder lock, right
+ * after a refresh): remember its new stamp, so that our own changes do
+ * not cost a scan. */
 static void
 folder_note_own_change (MaildirFolder *f)
 {
   g_autofree char *cur = folder_path (f, "cur", NULL);
 
-  if (f->stamps[STAMP_CUR] != NULL && *f->stamps[STAMP_CUR] != '\0')
-    {
-      g_free (f->stamps[STAMP_CUR]);
-      f->stamps[STAMP_CUR] = stamp_of (cur, NULL);
-    }
+  g_free (f->stamps[STAMP_CUR]);
+  f->stamps[STAMP_CUR] = stamp_of (cur, NULL);
 }
 
 /* Finds a message's file by its base when its recorded name is stale
