@@ -187,7 +187,10 @@ append_message_range (FetchJob *job, guint64 offset, guint64 length)
 static void
 append_literal (GString *out, const char *data, gsize length, gboolean literal8)
 {
-  gboolean nul = memchr (data, '\0', length) != NULL;
+  gboolean nul = length > 0 && memchr (data, '\0', length) != NULL;
+
+  if (length == 0)
+    data = "";
 
   g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n", literal8 && nul ? "~" : "", length);
   g_string_append_len (out, data, (gssize) length);
@@ -349,6 +352,8 @@ render_item (FetchJob *job, const ImapFetchItem *item, guint seq)
             return;
           }
         ddata = g_bytes_get_data (decoded, &dlen);
+        if (ddata == NULL)
+          ddata = "";
         plen = dlen;
         apply_partial (item, &poff, &plen);
         g_string_append_printf (out, "BINARY[%s]", spec);

@@ -609,7 +609,7 @@ test_corpus_thread_sort (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add ("/imap4/corpus/fetch", Fixture, NULL, fixture_set_up, test_corpus_fetch,
               fixture_tear_down);
   g_test_add ("/imap4/corpus/search", Fixture, NULL, fixture_set_up, test_corpus_search,

@@ -258,7 +258,7 @@ test_mbsync (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add ("/imap4/interop/imaplib", Fixture, NULL, fixture_set_up, test_imaplib,
               fixture_tear_down);
   g_test_add ("/imap4/interop/curl", Fixture, NULL, fixture_set_up, test_curl,

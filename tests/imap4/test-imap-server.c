@@ -74,6 +74,7 @@ test_login (Fixture *f, gconstpointer data)
 
   f->client = ph_test_client_connect (f->server, "imap4", FALSE);
   greeting = ph_test_client_expect_line_prefix (f->client, "* OK");
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "SELECT INBOX");
   g_assert_true (g_str_has_prefix (fail, "BAD"));
   g_clear_pointer (&fail, g_free);
@@ -111,6 +112,7 @@ test_authenticate_sasl_ir (Fixture *f, gconstpointer data)
     static const char bad_creds[] = "\0alice@example.org\0nope";
     g_autofree char *bad_ir = g_base64_encode ((const guchar *) bad_creds, sizeof bad_creds - 1);
     g_autofree char *bad_cmd = g_strdup_printf ("AUTHENTICATE PLAIN %s", bad_ir);
+    g_clear_pointer (&fail, g_free);
     fail = imap_test_fail (f->client, bad_cmd);
     g_assert_true (g_str_has_prefix (fail, "NO [AUTHENTICATIONFAILED]"));
   }
@@ -208,6 +210,7 @@ test_mailbox_commands (Fixture *f, gconstpointer data)
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
   lines = imap_test_ok (f->client, "CREATE Projects/");
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "CREATE Projects");
   g_assert_true (g_str_has_prefix (fail, "NO [ALREADYEXISTS]"));
   lines = imap_test_ok (f->client, "CREATE Projects/&AMQ-rger");   /* "Ärger" */
@@ -286,6 +289,7 @@ test_special_use_status (Fixture *f, gconstpointer data)
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
   lines = imap_test_ok (f->client, "CREATE Spam (USE (\\Junk))");
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "CREATE Odd (USE (\\Unknown))");
   g_assert_true (g_str_has_prefix (fail, "NO [USEATTR]"));
   lines = imap_test_ok (f->client, "LIST (SPECIAL-USE) \"\" \"*\"");
@@ -330,6 +334,7 @@ test_append_variants (Fixture *f, gconstpointer data)
   g_assert_true (ph_test_client_send (f->client, "\r\n", 2));
   g_free (ph_test_client_expect_line_prefix (f->client, "a1 OK [APPENDUID "));
   /* TRYCREATE */
+  g_clear_pointer (&tagged, g_free);
   tagged = imap_test_append (f->client, "Missing", NULL, msg, sizeof msg - 1);
   g_assert_true (g_str_has_prefix (tagged, "NO [TRYCREATE]"));
   g_clear_pointer (&tagged, g_free);
@@ -441,6 +446,7 @@ test_fetch_items (Fixture *f, gconstpointer data)
   const char *line;
 
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  g_clear_pointer (&tagged, g_free);
   tagged = imap_test_append (f->client, "INBOX", "(\\Seen) \"02-Jan-2024 10:00:00 +0000\" ",
                              multipart_message, sizeof multipart_message - 1);
   lines = imap_test_ok (f->client, "EXAMINE INBOX");
@@ -474,6 +480,7 @@ test_fetch_items (Fixture *f, gconstpointer data)
   lines = imap_test_ok (f->client, "FETCH 1 FAST");
   g_assert_nonnull (imap_test_find (lines, "RFC822.SIZE"));
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "FETCH 2 FLAGS");
   g_assert_true (g_str_has_prefix (fail, "BAD"));
   g_clear_pointer (&fail, g_free);
@@ -522,6 +529,7 @@ test_fetch_big_streamed (Fixture *f, gconstpointer data)
   while (msg->len < size)
     g_string_append (msg, "The quick brown fox jumps over the lazy dog 0123456789.\r\n");
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  g_clear_pointer (&tagged, g_free);
   tagged = imap_test_append (f->client, "INBOX", NULL, msg->str, msg->len);
   g_assert_true (g_str_has_prefix (tagged, "OK"));
   lines = imap_test_ok (f->client, "SELECT INBOX");
@@ -579,6 +587,7 @@ test_store_copy_move (Fixture *f, gconstpointer data)
   lines = imap_test_ok (f->client, "STORE 3 FLAGS (\\Answered)");
   g_assert_nonnull (imap_test_find (lines, "* 3 FETCH (FLAGS (\\Answered \\Recent))"));
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "STORE 1 +FLAGS (\\Bogus)");
   g_assert_true (g_str_has_prefix (fail, "BAD"));
   g_clear_pointer (&fail, g_free);
@@ -586,6 +595,7 @@ test_store_copy_move (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (imap_test_tagged (lines), "[COPYUID "));
   g_assert_nonnull (strstr (imap_test_tagged (lines), " 1,2 1,2]"));
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "COPY 1 Nowhere");
   g_assert_true (g_str_has_prefix (fail, "NO [TRYCREATE]"));
   lines = imap_test_ok (f->client, "MOVE 2 Archive");
@@ -621,6 +631,7 @@ test_store_copy_move (Fixture *f, gconstpointer data)
   /* EXAMINE is read-only */
   lines = imap_test_ok (f->client, "EXAMINE Trash");
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "STORE 1 +FLAGS (\\Seen)");
   g_assert_true (g_str_has_prefix (fail, "NO [READ-ONLY]"));
   lines = imap_test_ok (f->client, "UNSELECT");
@@ -671,6 +682,7 @@ test_search_esearch (Fixture *f, gconstpointer data)
   lines = imap_test_ok (f->client, "UID SEARCH UID $");
   g_assert_nonnull (imap_test_find (lines, "* SEARCH 2"));
   g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "SEARCH CHARSET X-NOPE SUBJECT a");
   g_assert_true (g_str_has_prefix (fail, "NO [BADCHARSET"));
   g_clear_pointer (&fail, g_free);
@@ -760,6 +772,7 @@ test_robustness (Fixture *f, gconstpointer data)
   g_autofree char *huge = NULL;
 
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "FROBNICATE now");
   g_assert_true (g_str_has_prefix (fail, "BAD"));
   g_clear_pointer (&fail, g_free);
@@ -870,7 +883,7 @@ test_rev2_search (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn, extra) \
   g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
   ADD ("/imap4/session/greeting-capability", test_greeting_capability, NULL);
