@@ -5,7 +5,9 @@
  */
 #include "ph-private.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <grp.h>
 #include <pwd.h>
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -96,6 +99,55 @@ ph_daemon_load (const char *config_file, const char *ports_file, GError **error)
   return TRUE;
 }
 
+/* Plugins initialise as root when posthornd starts as root: what they
+ * created in state_dir then (a database, the queue folder) goes to the
+ * user the daemon becomes, or it could not write there afterwards. Only
+ * root-owned folders and regular files with one link are given away
+ * (never through a symlink, never a hard link to something else), and
+ * only root-owned folders (and state_dir itself, @top) are descended into:
+ * the rest the user made. */
+static gboolean
+daemon_give_to_user (int parent_fd, const char *name, gboolean top, const char *user,
+                     uid_t uid, gid_t gid, GError **error)
+{
+  int fd = openat (parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  gboolean ok = TRUE;
+  struct stat st;
+
+  if (fd < 0)
+    return TRUE;
+  if (fstat (fd, &st) != 0 || (st.st_uid != 0 && !top)
+      || !(S_ISDIR (st.st_mode) || (S_ISREG (st.st_mode) && st.st_nlink == 1)))
+    {
+      close (fd);
+      return TRUE;
+    }
+  if (st.st_uid == 0 && fchownat (fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+    {
+      int saved = errno;
+      ph_config_set_error (error, "core", "user", "cannot give '%s' in the state dir to user %s: %s",
+                           name, user, g_strerror (saved));
+      close (fd);
+      return FALSE;
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      int dir_fd = openat (fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      DIR *dir = dir_fd >= 0 ? fdopendir (dir_fd) : NULL;
+      struct dirent *entry;
+
+      while (ok && dir != NULL && (entry = readdir (dir)) != NULL)
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+          ok = daemon_give_to_user (dirfd (dir), entry->d_name, FALSE, user, uid, gid, error);
+      if (dir != NULL)
+        closedir (dir);
+      else if (dir_fd >= 0)
+        close (dir_fd);
+    }
+  close (fd);
+  return ok;
+}
+
 static gboolean
 daemon_drop_privileges (GError **error)
 {
@@ -131,6 +183,8 @@ daemon_drop_privileges (GError **error)
     }
   uid = pw->pw_uid;
   gid = pw->pw_gid;
+  if (!daemon_give_to_user (AT_FDCWD, s->state_dir, TRUE, s->user, uid, gid, error))
+    return FALSE;
   if (initgroups (s->user, gid) != 0 || setgid (gid) != 0 || setuid (uid) != 0)
     {
       int saved = errno;

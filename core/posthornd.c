@@ -5,6 +5,7 @@
 #include "ph-private.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 static int
 fail (const char *message)
@@ -60,6 +61,9 @@ main (int argc, char **argv)
   int status;
 
   g_set_prgname ("posthornd");
+  /* Mail is private: whatever a library asks for, what posthornd creates
+   * is 0600 (files) or 0700 (folders). */
+  umask (0077);
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
     "The Posthorn mail server. It never forks and runs in the foreground\n"
