@@ -434,7 +434,18 @@ test_durability_storm (void)
       ph_test_server_start_or_die (server);
       storm_run (&storm, server, storm.round < KILL_ROUNDS);
     }
-  g_assert_cmpint (ph_test_server_stop (server), ==, 0);
+  {
+    int status = ph_test_server_stop (server);
+
+    if (status != 0)
+      {
+        g_autofree char *log = ph_test_server_get_log (server);
+        gsize len = strlen (log);
+
+        g_test_message ("posthornd log (end):\n%s", log + (len > 6000 ? len - 6000 : 0));
+        g_error ("posthornd did not stop cleanly after the last round: status %d", status);
+      }
+  }
 
   for (guint i = 0; i < storm.msgs->len; i++)
     {
