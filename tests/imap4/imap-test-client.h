@@ -11,7 +11,8 @@
 #define IMAP_TEST_PASS "secret"
 
 /* Starts posthornd with auth-passwd-file, storage-sqlite and imap4,
- * users alice@example.org and bob@example.org ({PLAIN}secret), IMAP on
+ * users alice@example.org and bob@example.org ({PLAIN}secret) and
+ * scram@example.org (SCRAM-SHA-256, pw-scram), IMAP on
  * 127.0.0.1:0 plain and implicit TLS, plus @extra keyfile text. */
 static inline PhTestServer *
 imap_test_server_new (const char *extra)
@@ -22,7 +23,11 @@ imap_test_server_new (const char *extra)
 
   g_assert_true (g_file_set_contents (users,
                                       "alice@example.org:{PLAIN}secret\n"
-                                      "bob@example.org:{PLAIN}secret\n", -1, NULL));
+                                      "bob@example.org:{PLAIN}secret\n"
+                                      /* password pw-scram, as tests/auth/data/users */
+                                      "scram@example.org:{SCRAM-SHA-256}4096,bV6PMTJMERSg9pEpFmyrBg==,"
+                                      "TlTZPAxCWrZSjfJOHhtcOHBXfwN+IUkPeiuRZKgRLBg=,"
+                                      "eyqvmzOIAYJSIP3akgLDbTeKef5KyNVevX+xcmWrooI=\n", -1, NULL));
   config = g_strdup_printf ("[auth-passwd-file]\npath=%s\n"
                             "[imap4]\nlisten=127.0.0.1:0\nlisten_tls=127.0.0.1:0\n%s",
                             users, extra != NULL ? extra : "");

@@ -3,6 +3,8 @@
  * command family and extension, over real connections. */
 #include "imap-test-client.h"
 
+#include <gsasl.h>
+
 typedef struct {
   PhTestServer *server;
   PhTestClient *client;
@@ -748,7 +750,7 @@ test_two_sessions_expunge (Fixture *f, gconstpointer data)
   append_sample (f->client, "INBOX", "m4");
   lines = imap_test_ok (f->client, "STORE 1 +FLAGS (\\Seen)");
   g_clear_pointer (&lines, g_ptr_array_unref);
-  lines = imap_test_ok (other, "NOOP");
+  lines = imap_test_ok (other, "CHECK");
   g_assert_nonnull (imap_test_find (lines, "* 3 EXISTS"));
   g_assert_nonnull (imap_test_find (lines, "* 1 FETCH (FLAGS (\\Seen))"));
   g_clear_pointer (&lines, g_ptr_array_unref);
@@ -880,6 +882,44 @@ test_rev2_search (Fixture *f, gconstpointer data)
   lines = imap_test_ok (f->client, "EXAMINE INBOX");
   g_assert_nonnull (imap_test_find (lines, "* OK [CLOSED]"));
 }
+
+/* SCRAM-SHA-256 with SASL-IR: the server's final message comes as a last
+ * "+" challenge answered by an empty line (RFC 9051 6.2.2). */
+static void
+test_authenticate_scram (Fixture *f, gconstpointer data)
+{
+  g_autofree char *greeting = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  Gsasl *ctx = NULL;
+  Gsasl_session *sasl = NULL;
+  char *out = NULL;
+
+  f->client = ph_test_client_connect (f->server, "imap4", FALSE);
+  greeting = ph_test_client_expect_line_prefix (f->client, "* OK");
+  g_assert_nonnull (strstr (greeting, "AUTH=SCRAM-SHA-256"));
+  g_assert_cmpint (gsasl_init (&ctx), ==, GSASL_OK);
+  g_assert_cmpint (gsasl_client_start (ctx, "SCRAM-SHA-256", &sasl), ==, GSASL_OK);
+  gsasl_property_set (sasl, GSASL_AUTHID, "scram@example.org");
+  gsasl_property_set (sasl, GSASL_PASSWORD, "pw-scram");
+  g_assert_true (gsasl_step64 (sasl, "", &out) >= GSASL_OK);
+  g_assert_true (ph_test_client_sendf (f->client, "s1 AUTHENTICATE SCRAM-SHA-256 %s\r\n", out));
+  gsasl_free (out);
+  line = ph_test_client_expect_line_prefix (f->client, "+ ");
+  g_assert_cmpint (gsasl_step64 (sasl, line + 2, &out), ==, GSASL_NEEDS_MORE);
+  g_assert_true (ph_test_client_sendf (f->client, "%s\r\n", out));
+  gsasl_free (out);
+  g_clear_pointer (&line, g_free);
+  line = ph_test_client_expect_line_prefix (f->client, "+ ");
+  g_assert_cmpint (gsasl_step64 (sasl, line + 2, &out), ==, GSASL_OK);  /* server verified */
+  gsasl_free (out);
+  g_assert_true (ph_test_client_send (f->client, "\r\n", 2));
+  g_clear_pointer (&line, g_free);
+  line = ph_test_client_expect_line_prefix (f->client, "s1 OK");
+  gsasl_finish (sasl);
+  gsasl_done (ctx);
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+}
 int
 main (int argc, char **argv)
 {
@@ -889,6 +929,7 @@ main (int argc, char **argv)
   ADD ("/imap4/session/greeting-capability", test_greeting_capability, NULL);
   ADD ("/imap4/auth/login", test_login, NULL);
   ADD ("/imap4/auth/authenticate-sasl-ir", test_authenticate_sasl_ir, NULL);
+  ADD ("/imap4/auth/authenticate-scram", test_authenticate_scram, NULL);
   ADD ("/imap4/misc/enable-id-namespace", test_enable_id_namespace, NULL);
   ADD ("/imap4/fetch/basic", test_select_fetch_basic, NULL);
   ADD ("/imap4/session/starttls-implicit-tls", test_starttls_implicit_tls, NULL);
