@@ -13,8 +13,10 @@
  */
 #include "pop3-session.h"
 
-/* UIDs per posthorn_store_fetch_async() round trip at login. */
-#define POP3_FETCH_BATCH 2000
+/* UIDs per posthorn_store_fetch_async() round trip at login, and how
+ * many such round trips run at once. */
+#define POP3_FETCH_BATCH 256
+#define POP3_FETCH_PARALLEL 4
 /* A multi-line listing is written in pieces of about this size. */
 #define POP3_LISTING_PIECE (16 * 1024)
 
@@ -79,7 +81,7 @@ maildrop_open_done (Pop3Session *session)
   pop3_session_end_async (session);
 }
 
-static void maildrop_fetch_next (Pop3Session *session);
+static void maildrop_fetch_pump (Pop3Session *session);
 
 static void
 maildrop_fetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -89,9 +91,12 @@ maildrop_fetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(PosthornStoreFetch) fetch = posthorn_store_fetch_finish (result, &error);
   guint j = 0;
 
+  session->fetch_pending--;
   if (fetch == NULL)
     {
-      maildrop_open_failed (session, error);
+      if (session->fetch_error == NULL)
+        session->fetch_error = g_steal_pointer (&error);
+      maildrop_fetch_pump (session);
       return;
     }
   /* Results are ascending by UID, as the snapshot is: merge. A UID
@@ -105,33 +110,42 @@ maildrop_fetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
       if (j < session->n_messages && session->uids[j] == meta->uid)
         session->sizes[j] = meta->size;
     }
-  maildrop_fetch_next (session);
+  maildrop_fetch_pump (session);
 }
 
-/* Fetches the sizes of the next batch of messages. */
+/* Fetches the sizes in batches, a few at once (each batch decodes its
+ * messages' info on a worker thread), then finishes the login. */
 static void
-maildrop_fetch_next (Pop3Session *session)
+maildrop_fetch_pump (Pop3Session *session)
 {
-  guint start = session->fetch_next;
-  guint n;
+  while (session->fetch_pending < POP3_FETCH_PARALLEL &&
+         session->fetch_next < session->n_messages &&
+         session->fetch_error == NULL && !session->closed)
+    {
+      guint start = session->fetch_next;
+      guint n = MIN (session->n_messages - start, POP3_FETCH_BATCH);
 
-  if (session->closed)
+      session->fetch_next = start + n;
+      session->fetch_pending++;
+      posthorn_store_fetch_async (session->store_user, "INBOX", session->uidvalidity,
+                                  session->uids + start, n, session->cancellable,
+                                  maildrop_fetch_done, session);
+    }
+  if (session->fetch_pending > 0)
+    return;
+  if (session->fetch_error != NULL)
+    {
+      g_autoptr(GError) error = g_steal_pointer (&session->fetch_error);
+      maildrop_open_failed (session, error);
+    }
+  else if (session->closed)
     {
       g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                                      "connection closed");
       maildrop_open_failed (session, error);
-      return;
     }
-  if (start >= session->n_messages)
-    {
-      maildrop_open_done (session);
-      return;
-    }
-  n = MIN (session->n_messages - start, POP3_FETCH_BATCH);
-  session->fetch_next = start + n;
-  posthorn_store_fetch_async (session->store_user, "INBOX", session->uidvalidity,
-                              session->uids + start, n, session->cancellable,
-                              maildrop_fetch_done, session);
+  else
+    maildrop_open_done (session);
 }
 
 static void
@@ -161,7 +175,7 @@ maildrop_view_done (GObject *source, GAsyncResult *result, gpointer user_data)
         session->msg_flags[i] |= POP3_MSG_WAS_DELETED;
     }
   session->fetch_next = 0;
-  maildrop_fetch_next (session);
+  maildrop_fetch_pump (session);
 }
 
 static void

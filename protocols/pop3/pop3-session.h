@@ -51,6 +51,8 @@ typedef struct {
   guint32 *uids;                 /* [n_messages], ascending */
   guint64 *sizes;                /* [n_messages], exact octets with CRLF */
   guint fetch_next;              /* login: the next index whose size to fetch */
+  guint fetch_pending;           /* login: size fetches in flight */
+  GError *fetch_error;           /* login: the first fetch that failed */
   guint8 *msg_flags;             /* [n_messages], POP3_MSG_* */
   guint64 total_size;
   guint n_deleted;
