@@ -664,12 +664,36 @@ reply_parse_error (ImapSession *session)
 }
 
 static void
+imap_session_reset_parser (ImapSession *session)
+{
+  ImapParserLimits limits = { 0 };
+
+  limits.max_line_length = session->settings->max_line_length;
+  limits.max_literal_size = session->settings->max_literal_size;
+  limits.max_append_size = session->settings->append_limit;
+  imap_parser_free (&session->parser);
+  session->parser = imap_parser_new (&limits, session->utf8_accept ? IMAP_PARSER_UTF8_ACCEPT : 0);
+  g_clear_pointer (&session->append_messages, g_ptr_array_unref);
+  g_clear_pointer (&session->append_writer, posthorn_message_writer_free);
+  g_clear_error (&session->append_error);
+}
+
+static void
 start_literal (ImapSession *session)
 {
   const ImapLiteralInfo *lit = imap_parser_get_literal (session->parser);
 
   if (lit->role == IMAP_LITERAL_APPEND_MESSAGE)
     {
+      if (lit->synchronizing
+          && (session->state == IMAP_STATE_NOT_AUTH || session->state == IMAP_STATE_LOGOUT))
+        {
+          /* refuse before "+": the client sends no data; start afresh */
+          imap_session_printf (session, "%s BAD Command is not valid before login\r\n",
+                               lit->tag != NULL ? lit->tag : "*");
+          imap_session_reset_parser (session);
+          return;
+        }
       if (session->state == IMAP_STATE_NOT_AUTH || session->state == IMAP_STATE_LOGOUT)
         {
           if (session->append_error == NULL)
@@ -850,17 +874,13 @@ ImapSession *
 imap_session_new (PosthornConnection *conn, const ImapSettings *settings)
 {
   ImapSession *session = g_new0 (ImapSession, 1);
-  ImapParserLimits limits = { 0 };
   g_autofree char *caps = NULL;
 
   session->ref = 1;
   session->conn = conn;
   session->settings = settings;
   session->cancellable = g_cancellable_new ();
-  limits.max_line_length = settings->max_line_length;
-  limits.max_literal_size = settings->max_literal_size;
-  limits.max_append_size = settings->append_limit;
-  session->parser = imap_parser_new (&limits, 0);
+  imap_session_reset_parser (session);
   posthorn_connection_set_handler (conn, &session_handler, session,
                                    (GDestroyNotify) imap_session_unref);
   posthorn_connection_set_line_mode (conn, settings->max_line_length, POSTHORN_LINE_DEFAULT);

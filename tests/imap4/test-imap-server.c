@@ -79,6 +79,9 @@ test_login (Fixture *f, gconstpointer data)
   g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "SELECT INBOX");
   g_assert_true (g_str_has_prefix (fail, "BAD"));
+  /* APPEND before login: refused before the literal, the session goes on */
+  g_assert_true (ph_test_client_send (f->client, "p1 APPEND INBOX {1000}\r\n", -1));
+  g_free (ph_test_client_expect_line_prefix (f->client, "p1 BAD"));
   g_clear_pointer (&fail, g_free);
   fail = imap_test_fail (f->client, "LOGIN alice@example.org wrong");
   g_assert_true (g_str_has_prefix (fail, "NO [AUTHENTICATIONFAILED]"));
