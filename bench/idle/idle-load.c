@@ -1,0 +1,356 @@
+/* idle-load: a fleet of N authenticated sessions that wait for mail (one
+ * epoll loop, no threads).
+ *
+ * Each session connects, LOGINs (users --first-user .. + --users - 1, in
+ * turn), SELECTs INBOX and asks CAPABILITY. When the server offers IDLE
+ * the session sends IDLE and waits for "+"; otherwise it just stays
+ * selected, doing nothing (mode=selected). At most --ramp sessions are
+ * being set up at once. Once every session is set up the fleet is held
+ * for --hold seconds. In IDLE mode a control connection, logged in as the
+ * first user, APPENDs a message to its INBOX every second meanwhile, and
+ * the time from that APPEND's tagged OK to each of that user's IDLE
+ * sessions seeing "* n EXISTS" is recorded (delivery -> push latency).
+ *
+ *   idle sessions=N established=M mode=idle|selected setup_s=.. errors=..
+ *        gen_cpu_s=.. exists_n=.. exists_p50_us=.. exists_p99_us=..
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "bench-common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+enum { S_GREETING, S_LOGIN, S_SELECT, S_CAPABILITY, S_IDLE_START, S_READY, S_FAILED };
+
+static int opt_port = 143;
+static int opt_sessions = 100;
+static int opt_users = 50;
+static int opt_first_user = 1;
+static int opt_ramp = 64;
+static double opt_hold = 5;
+static char *opt_user_format = (char *) "bench%u@example.org";
+static char *opt_password = (char *) "bench";
+static gboolean opt_no_idle = FALSE;
+
+typedef struct {
+  guint index;
+  BenchConn conn;
+  int state;
+  gboolean control;      /* the APPENDing connection */
+  gboolean watched;      /* an IDLE session of the control user */
+  gint64 append_ok_us;   /* control: when the last APPEND was acknowledged */
+  gboolean append_busy;
+} Session;
+
+static int epfd;
+static guint n_ready, n_failed, n_in_setup, n_started;
+static guint64 n_errors;
+static gboolean server_has_idle;
+static gboolean any_idle;
+static BenchLatency *exists_latency;
+static Session *control;
+
+static char *
+user_name (guint number)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const char *p = opt_user_format; *p; p++)
+    if (p[0] == '%' && p[1] == 'u')
+      {
+        g_string_append_printf (s, "%u", number);
+        p++;
+      }
+    else
+      g_string_append_c (s, *p);
+  return g_string_free (s, FALSE);
+}
+
+static void
+session_send (Session *s, const char *text)
+{
+  gboolean pending;
+
+  bench_conn_queue (&s->conn, text, strlen (text));
+  if (!bench_conn_flush (&s->conn, &pending) || pending)
+    {
+      /* a few hundred bytes into an empty socket buffer: never pending */
+      n_errors++;
+      s->state = S_FAILED;
+    }
+}
+
+static void
+session_failed (Session *s, const char *why)
+{
+  n_errors++;
+  if (n_errors <= 5)
+    fprintf (stderr, "idle-load: session %u (state %d): %s\n", s->index, s->state, why);
+  if (s->state != S_READY)
+    n_in_setup--;
+  else
+    n_ready--;
+  s->state = S_FAILED;
+  n_failed++;
+  epoll_ctl (epfd, EPOLL_CTL_DEL, s->conn.fd, NULL);
+  bench_conn_clear (&s->conn);
+}
+
+static void
+session_ready (Session *s)
+{
+  s->state = S_READY;
+  n_in_setup--;
+  n_ready++;
+}
+
+static void
+session_line (Session *s, const char *line)
+{
+  gboolean tagged_ok = g_str_has_prefix (line, "a ") && g_ascii_strncasecmp (line + 2, "OK", 2) == 0;
+  gboolean tagged = g_str_has_prefix (line, "a ");
+  g_autofree char *user = NULL;
+
+  if (tagged && !tagged_ok && !s->control)
+    {
+      session_failed (s, line);
+      return;
+    }
+  switch (s->state)
+    {
+    case S_GREETING:
+      if (strncmp (line, "* OK", 4) != 0)
+        {
+          session_failed (s, line);
+          return;
+        }
+      user = user_name (opt_first_user + (s->control ? 0 : s->index % opt_users));
+      {
+        g_autofree char *cmd = g_strdup_printf ("a LOGIN \"%s\" \"%s\"\r\n", user, opt_password);
+        session_send (s, cmd);
+      }
+      s->state = S_LOGIN;
+      break;
+    case S_LOGIN:
+      if (tagged)
+        {
+          session_send (s, "a SELECT INBOX\r\n");
+          s->state = S_SELECT;
+        }
+      break;
+    case S_SELECT:
+      if (tagged)
+        {
+          session_send (s, "a CAPABILITY\r\n");
+          s->state = S_CAPABILITY;
+        }
+      break;
+    case S_CAPABILITY:
+      if (g_str_has_prefix (line, "* CAPABILITY "))
+        {
+          g_auto (GStrv) caps = g_strsplit (line + 13, " ", -1);
+          server_has_idle = g_strv_contains ((const char *const *) caps, "IDLE");
+        }
+      else if (tagged)
+        {
+          if (server_has_idle && !opt_no_idle && !s->control)
+            {
+              session_send (s, "a IDLE\r\n");
+              s->state = S_IDLE_START;
+            }
+          else
+            session_ready (s);
+        }
+      break;
+    case S_IDLE_START:
+      if (line[0] == '+')
+        {
+          any_idle = TRUE;
+          s->watched = s->index % opt_users == 0;
+          session_ready (s);
+        }
+      break;
+    case S_READY:
+      if (s->control && tagged)
+        {
+          s->append_ok_us = bench_now_us ();
+          s->append_busy = FALSE;
+          if (!tagged_ok)
+            n_errors++;
+        }
+      else if (s->watched && control != NULL && control->append_ok_us > 0 &&
+               g_str_has_suffix (line, " EXISTS"))
+        bench_latency_add (exists_latency, bench_now_us () - control->append_ok_us);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+session_readable (Session *s)
+{
+  if (!bench_conn_read (&s->conn))
+    {
+      session_failed (s, errno ? g_strerror (errno) : "connection closed");
+      return;
+    }
+  for (;;)
+    {
+      const char *line = bench_conn_line (&s->conn, NULL);
+
+      if (line == NULL || s->state == S_FAILED)
+        return;
+      session_line (s, line);
+    }
+}
+
+static gboolean
+session_start (Session *s)
+{
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+  int fd = bench_connect_loopback (opt_port);
+
+  n_in_setup++;
+  if (fd < 0)
+    {
+      n_errors++;
+      n_failed++;
+      n_in_setup--;
+      s->state = S_FAILED;
+      if (n_errors <= 5)
+        fprintf (stderr, "idle-load: connect: %s\n", g_strerror (errno));
+      return FALSE;
+    }
+  bench_conn_init (&s->conn, fd);
+  s->state = S_GREETING;
+  epoll_ctl (epfd, EPOLL_CTL_ADD, fd, &ev);
+  return TRUE;
+}
+
+static void
+pump (int timeout_ms)
+{
+  struct epoll_event events[512];
+  int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), timeout_ms);
+
+  for (int i = 0; i < n; i++)
+    {
+      Session *s = events[i].data.ptr;
+
+      if (s->state != S_FAILED)
+        session_readable (s);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &opt_port, "IMAP port on 127.0.0.1", "PORT" },
+    { "sessions", 'n', 0, G_OPTION_ARG_INT, &opt_sessions, "sessions to hold", "N" },
+    { "users", 'u', 0, G_OPTION_ARG_INT, &opt_users, "users the sessions log in as, in turn", "U" },
+    { "first-user", 0, 0, G_OPTION_ARG_INT, &opt_first_user, "number of the first user", "N" },
+    { "user-format", 0, 0, G_OPTION_ARG_STRING, &opt_user_format, "user name, %u = number", "FMT" },
+    { "password", 0, 0, G_OPTION_ARG_STRING, &opt_password, "password of every user", "PW" },
+    { "ramp", 0, 0, G_OPTION_ARG_INT, &opt_ramp, "sessions being set up at once", "N" },
+    { "hold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_hold, "seconds to hold the fleet", "S" },
+    { "no-idle", 0, 0, G_OPTION_ARG_NONE, &opt_no_idle, "stay selected even if IDLE is offered", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- IMAP IDLE fleet");
+  g_autoptr (GError) error = NULL;
+  g_autofree Session *sessions = NULL;
+  Session control_session = { 0 };
+  gint64 t0, setup_end, hold_end, next_append;
+  double cpu0;
+  guint64 limit;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "idle-load: %s\n", error->message);
+      return 2;
+    }
+  limit = bench_raise_fd_limit ();
+  if (limit < (guint64) opt_sessions + 64)
+    {
+      fprintf (stderr, "idle-load: the fd limit is %" G_GUINT64_FORMAT ", need %d (ulimit -n)\n",
+               limit, opt_sessions + 64);
+      return 2;
+    }
+  exists_latency = bench_latency_new ("EXISTS");
+  epfd = epoll_create1 (EPOLL_CLOEXEC);
+  sessions = g_new0 (Session, opt_sessions);
+  cpu0 = bench_self_cpu_seconds ();
+  t0 = bench_now_us ();
+
+  /* set up: at most --ramp sessions in the handshake at a time */
+  for (guint next = 0; next < (guint) opt_sessions || n_in_setup > 0;)
+    {
+      while (next < (guint) opt_sessions && n_in_setup < (guint) opt_ramp)
+        {
+          sessions[next].index = next;
+          session_start (&sessions[next]);
+          next++;
+          n_started++;
+        }
+      pump (1000);
+      if (bench_now_us () - t0 > 600 * G_USEC_PER_SEC)
+        {
+          fprintf (stderr, "idle-load: set-up did not finish in 600 s\n");
+          break;
+        }
+    }
+  setup_end = bench_now_us ();
+  fprintf (stderr, "idle-load: %u sessions ready (%u failed) in %.1f s, mode %s\n",
+           n_ready, n_failed, (setup_end - t0) / 1e6, any_idle ? "idle" : "selected");
+
+  if (any_idle)
+    {
+      control_session.index = G_MAXUINT;
+      control_session.control = TRUE;
+      n_in_setup = 0;
+      if (session_start (&control_session))
+        {
+          while (control_session.state != S_READY && control_session.state != S_FAILED)
+            pump (1000);
+          if (control_session.state == S_READY)
+            control = &control_session;
+        }
+    }
+  hold_end = bench_now_us () + (gint64) (opt_hold * G_USEC_PER_SEC);
+  next_append = bench_now_us ();
+  while (bench_now_us () < hold_end)
+    {
+      if (control != NULL && !control->append_busy && bench_now_us () >= next_append)
+        {
+          static const char msg[] = "From: a@example.net\r\nSubject: push\r\n\r\nnew mail\r\n";
+          g_autofree char *cmd = g_strdup_printf ("a APPEND INBOX {%zu+}\r\n%s\r\n", strlen (msg), msg);
+
+          control->append_ok_us = 0;
+          control->append_busy = TRUE;
+          session_send (control, cmd);
+          next_append = bench_now_us () + G_USEC_PER_SEC;
+        }
+      pump (100);
+    }
+
+  printf ("idle sessions=%d established=%u mode=%s setup_s=%.2f errors=%" G_GUINT64_FORMAT
+          " gen_cpu_s=%.2f exists_n=%u exists_p50_us=%" G_GINT64_FORMAT " exists_p99_us=%" G_GINT64_FORMAT "\n",
+          opt_sessions, n_ready, any_idle ? "idle" : "selected", (setup_end - t0) / 1e6, n_errors,
+          bench_self_cpu_seconds () - cpu0, bench_latency_count (exists_latency),
+          bench_latency_percentile (exists_latency, 50), bench_latency_percentile (exists_latency, 99));
+  for (int i = 0; i < opt_sessions; i++)
+    bench_conn_clear (&sessions[i].conn);
+  if (control_session.conn.in != NULL)
+    bench_conn_clear (&control_session.conn);
+  bench_latency_free (exists_latency);
+  close (epfd);
+  return n_ready == 0 ? 1 : 0;
+}

@@ -1,0 +1,560 @@
+#!/usr/bin/env bash
+# Posthorn against the incumbents, on this machine, in one command.
+#
+#   bench/run.sh [imap|pop3|smtp|idle|store|all]...      (default: all)
+#
+# Installs what is missing (Debian packages), builds Posthorn optimised in
+# build-bench/, starts posthornd from the build tree and Dovecot / Postfix
+# as private instances (config, state and mail in a temp dir, loopback
+# ports 22100-22199), drives the same load at each, stops everything it
+# started and prints one table: figure, Posthorn, incumbent, ratio. Each
+# cell is the median of BENCH_RUNS runs with [min-max] beside it.
+#
+# Environment:
+#   BENCH_SCALE    scales message counts and fleet sizes (default 1 = the full loads)
+#   BENCH_RUNS     runs per figure (default 3)
+#   BENCH_SECONDS  length of one timed IMAP run (default 10)
+#   BENCH_BUILD    build directory (default build-bench)
+#   BENCH_KEEP=1   keep the temp dir (logs, configs, raw results)
+#
+# Loads, measurement and caveats: bench/README.md.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+SCALE=${BENCH_SCALE:-1}
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-10}
+LOADS=("$@")
+[ ${#LOADS[@]} -eq 0 ] && LOADS=(all)
+[ "${LOADS[0]}" = all ] && LOADS=(imap idle smtp pop3 store)
+for l in "${LOADS[@]}"; do
+  case "$l" in imap|pop3|smtp|idle|store) ;; *) echo "usage: $0 [imap|pop3|smtp|idle|store|all]..." >&2; exit 2 ;; esac
+done
+
+scaled () { awk -v n="$1" -v s="$SCALE" -v min="${2:-1}" 'BEGIN { v = int(n * s + 0.5); print (v < min ? min : v) }'; }
+log () { echo "bench: $*" >&2; }
+
+# ---------------------------------------------------------------- setup --
+
+install_packages () {
+  . "$ROOT/scripts/deps.sh"
+  # postfix asks how to configure the system instance: not at all, we run our own
+  if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q 'install ok installed'; then
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  fi
+  posthorn_install_deps "${POSTHORN_BUILD_DEPS[@]}" \
+    dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix gnuplot-nox python3
+}
+
+build_posthorn () {
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Db_ndebug=if-release -Dbench=enabled >/dev/null
+  fi
+  ninja -C "$BUILD" >/dev/null
+}
+
+W=""
+PIDS=()
+POSTFIX_DIRS=()
+cleanup () {
+  local p d
+  for d in "${POSTFIX_DIRS[@]}"; do postfix -c "$d" stop >/dev/null 2>&1 || true; done
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  if [ -n "$W" ]; then
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $W"; else rm -rf "$W"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port () {
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "nothing listens on port $1"; return 1
+}
+
+stop_pid () {
+  local p=$1
+  kill "$p" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+}
+
+# users bench1..benchN@example.org, password "bench" ({PLAIN}, read by both)
+write_users () {
+  local n=$1 u
+  : > "$W/users"
+  for u in $(seq 1 "$n"); do echo "bench$u@example.org:{PLAIN}bench"; done >> "$W/users"
+  chmod 644 "$W/users"
+}
+
+# start_posthorn NAME PLUGINS EXTRA_CONFIG -> PH_PID
+start_posthorn () {
+  local name=$1 plugins=$2 extra=$3 dir="$W/$1"
+  mkdir -p "$dir/state"
+  cat > "$dir/posthorn.conf" <<CONF
+[core]
+plugins=$plugins
+plugin_dir=$BUILD/plugins
+state_dir=$dir/state
+log_level=warning
+max_connections=60000
+max_connections_per_ip=60000
+$( [ "$(id -u)" = 0 ] && echo user=root )
+[auth-passwd-file]
+path=$W/users
+[dbus]
+bus=none
+$extra
+CONF
+  ( ulimit -n "$(ulimit -Hn)"; exec "$BUILD/core/posthornd" -c "$dir/posthorn.conf" --foreground ) \
+    > "$dir/posthornd.log" 2>&1 &
+  PH_PID=$!
+  PIDS+=("$PH_PID")
+}
+
+# start_dovecot NAME PROTOCOLS EXTRA_CONFIG -> DC_PID. Runs as root (the
+# master must), every mail process as nobody:nogroup.
+start_dovecot () {
+  local name=$1 protocols=$2 extra=$3 dir="$W/$1"
+  mkdir -p "$dir/run" "$dir/state" "$dir/mail" "$dir/home"
+  chown nobody:nogroup "$dir/mail" "$dir/home"
+  cat > "$dir/dovecot.conf" <<CONF
+protocols = $protocols
+listen = 127.0.0.1
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:$dir/mail/%u
+mail_fsync = always
+mail_max_userip_connections = 100000
+default_process_limit = 30000
+default_client_limit = 60000
+default_vsz_limit = 1G
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $W/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$dir/home/%u allow_all_users=yes
+}
+service anvil {
+  client_limit = 65000
+}
+service auth {
+  client_limit = 65000
+}
+$extra
+CONF
+  ( ulimit -n "$(ulimit -Hn)"; exec dovecot -F -c "$dir/dovecot.conf" ) > "$dir/dovecot.out" 2>&1 &
+  DC_PID=$!
+  PIDS+=("$DC_PID")
+}
+
+# measure PID[,PID...] OUTFILE -- CMD...: runs CMD under bench-procmon;
+# OUTFILE gets CMD's stdout followed by the procmon line.
+measure () {
+  local pids=$1 out=$2 args=()
+  shift 3
+  IFS=, read -ra pl <<< "$pids"
+  for p in "${pl[@]}"; do args+=(--pid "$p"); done
+  "$BUILD/bench/bench-procmon" "${args[@]}" --out "$out.pm" -- "$@" > "$out" || {
+    log "failed: $* (see $out)"; cat "$out.pm" >> "$out" 2>/dev/null; return 1; }
+  cat "$out.pm" >> "$out"
+}
+
+# field FILE KEY -> the value of KEY=... in FILE's lines
+field () { grep -o "\b$2=[^ ]*" "$1" | head -1 | cut -d= -f2; }
+
+# record FIGURE UNIT BETTER(high|low) SIDE(ph|inc) VALUE   (one run's value)
+record () { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$W/results.tsv"; }
+# note FIGURE SIDE TEXT: a cell that is n/a, with the reason
+note () { printf '%s\t\t\t%s\tn/a: %s\n' "$1" "$2" "$3" >> "$W/results.tsv"; }
+
+# --------------------------------------------------------------- loads --
+
+IMAP_USERS=50
+load_imap () {
+  local seed_msgs; seed_msgs=$(scaled 50 10)
+  log "imap: seeding $IMAP_USERS users x $seed_msgs messages in each server"
+  start_posthorn ph-imap "auth-passwd-file;storage-sqlite;imap4" "[imap4]
+listen=127.0.0.1:22143"
+  local ph=$PH_PID
+  # Dovecot's documented high-performance login mode (one long-lived
+  # imap-login serving many connections), one imap process per session
+  start_dovecot dc-imap imap "service imap-login {
+  inet_listener imap {
+    port = 22144
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  service_count = 0
+  process_min_avail = 2
+  client_limit = 30000
+}"
+  local dc=$DC_PID
+  wait_port 22143; wait_port 22144
+  IMAP_PH_PID=$ph; IMAP_DC_PID=$dc
+  "$BUILD/bench/imap-load" --port 22143 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-ph.txt"
+  "$BUILD/bench/imap-load" --port 22144 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-dc.txt"
+  log "imap: warm-up"
+  "$BUILD/bench/imap-load" --port 22143 --clients 10 --seconds 3 > /dev/null
+  "$BUILD/bench/imap-load" --port 22144 --clients 10 --seconds 3 > /dev/null
+
+  local r c side port pid f
+  : > "$W/imap-plot.tsv"
+  for r in $(seq 1 "$RUNS"); do
+    for c in 1 10 50; do
+      for side in ph inc; do
+        if [ $side = ph ]; then port=22143; pid=$ph; else port=22144; pid=$dc; fi
+        f="$W/imap-$side-c$c-r$r.txt"
+        log "imap: run $r/$RUNS, $c clients, $side"
+        measure "$pid" "$f" -- "$BUILD/bench/imap-load" --port "$port" --clients "$c" --seconds "$SECS" || continue
+        record "IMAP ops/s, $c clients" "ops/s" high $side "$(field "$f" ops_s)"
+        record "IMAP p50 latency, $c clients" "ms" low $side "$(awk -v v="$(field "$f" p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+        record "IMAP p99 latency, $c clients" "ms" low $side "$(awk -v v="$(field "$f" p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+        record "IMAP peak RSS, $c clients" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+        record "IMAP peak PSS, $c clients" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+        record "IMAP server CPU s / 1000 ops, $c clients" "s" low $side "$(awk -v a="$(field "$f" server_cpu_s)" -v o="$(field "$f" ops)" 'BEGIN{printf "%.3f", (o > 0 ? a*1000/o : 0)}')"
+        record "IMAP generator CPU % of one core, $c clients" "%" low $side "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
+        record "IMAP errors, $c clients" "" low $side "$(field "$f" errors)"
+      done
+    done
+  done
+}
+
+load_idle () {
+  local n; n=$(scaled 10000 100)
+  local hold; hold=$(scaled 20 5)
+  if [ -z "${IMAP_PH_PID:-}" ]; then
+    log "idle: needs the imap servers: running the imap seeding first"
+    RUNS_SAVED=$RUNS; RUNS=0; load_imap; RUNS=$RUNS_SAVED
+  fi
+  local r side port pid f mode
+  for r in $(seq 1 "$RUNS"); do
+    for side in ph inc; do
+      if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; else port=22144; pid=$IMAP_DC_PID; fi
+      f="$W/idle-$side-r$r.txt"
+      log "idle: run $r/$RUNS, $n sessions, $side"
+      if ! measure "$pid" "$f" -- "$BUILD/bench/idle-load" --port "$port" --sessions "$n" \
+             --users "$IMAP_USERS" --hold "$hold"; then
+        [ $r = 1 ] && note "IDLE fleet, peak RSS (MiB)" $side "the fleet did not come up (see log)"
+        continue
+      fi
+      mode=$(field "$f" mode)
+      IDLE_MODE=$mode
+      record "IDLE fleet ($n), sessions established" "" high $side "$(field "$f" established)"
+      record "IDLE fleet ($n), peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "IDLE fleet ($n), peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "IDLE fleet ($n), set-up time" "s" low $side "$(field "$f" setup_s)"
+      record "IDLE fleet ($n), server CPU s (set-up + ${hold} s hold)" "s" low $side "$(field "$f" server_cpu_s)"
+      record "IDLE fleet ($n), generator CPU s" "s" low $side "$(field "$f" gen_cpu_s)"
+      if [ "$mode" = idle ] && [ "$(field "$f" exists_n)" != 0 ]; then
+        record "IDLE push latency p50 (APPEND -> EXISTS)" "ms" low $side "$(awk -v v="$(field "$f" exists_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+        record "IDLE push latency p99 (APPEND -> EXISTS)" "ms" low $side "$(awk -v v="$(field "$f" exists_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+      fi
+    done
+  done
+}
+
+count_files () { local n=0 d; for d in "$@"; do [ -d "$d" ] && n=$((n + $(ls -f "$d" | wc -l) - 2)); done; echo $n; }
+
+start_postfix () {  # the Postfix instance in $W/postfix, relaying example.org to LMTP port $1
+  local dir="$W/postfix" lmtp=$1
+  mkdir -p "$dir/conf" "$dir/queue" "$dir/data"
+  chown postfix "$dir/data"
+  cat > "$dir/conf/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.example.net
+mydomain = example.net
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains = example.org
+relay_recipient_maps =
+relay_transport = lmtp:inet:127.0.0.1:$lmtp
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_message_rate_limit = 0
+maillog_file = $dir/maillog
+lmtp_destination_concurrency_limit = 20
+biff = no
+CONF
+  cat > "$dir/conf/master.cf" <<CONF
+127.0.0.1:22125 inet n - n - 100 smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+lmtp      unix  - - n - - lmtp
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+CONF
+  postfix -c "$dir/conf" set-permissions >/dev/null 2>&1 || true
+  POSTFIX_DIRS+=("$dir/conf")
+  postfix -c "$dir/conf" start >> "$dir/start.log" 2>&1 || { log "postfix did not start: $(tail -3 "$dir/start.log")"; return 1; }
+  wait_port 22125 || return 1
+  PF_PID=$(tr -d ' ' < "$dir/queue/pid/master.pid")
+}
+
+load_smtp () {
+  local m; m=$(scaled 20000 200)
+  local sessions=20 size=10240 r f rate
+  start_posthorn ph-smtp "auth-passwd-file;storage-sqlite;smtp" "[smtp]
+hostname=bench.example.org
+domains=example.org
+listen=127.0.0.1:22025"
+  local ph=$PH_PID
+  start_dovecot dc-lmtp lmtp "service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = 22124
+  }
+}"
+  local dc=$DC_PID
+  smtp-sink -u nobody 127.0.0.1:22026 256 > "$W/smtp-sink.log" 2>&1 &
+  local sink=$!
+  PIDS+=("$sink")
+  wait_port 22025; wait_port 22124; wait_port 22026
+  local pf=""
+  if start_postfix 22124; then pf=$PF_PID; else note "SMTP messages/s ($m x 10 KB, 20 sessions)" inc "Postfix did not start here"; fi
+
+  local src=(smtp-source -d -s "$sessions" -m "$m" -l "$size" -M bench.example.net -f sender@example.net -t bench1@example.org)
+  log "smtp: warm-up"
+  smtp-source -d -s 4 -m 100 -l "$size" -M bench.example.net -f sender@example.net -t bench1@example.org 127.0.0.1:22025
+  [ -n "$pf" ] && smtp-source -d -s 4 -m 100 -l "$size" -M bench.example.net -f sender@example.net -t bench1@example.org 127.0.0.1:22125
+  local dc_new="$W/dc-lmtp/mail/bench1@example.org/new" dc_cur="$W/dc-lmtp/mail/bench1@example.org/cur"
+  for _ in $(seq 100); do [ "$(count_files "$dc_new" "$dc_cur")" -ge 100 ] && break; sleep 0.2; done
+
+  cat > "$W/postfix-run.sh" <<SH
+#!/bin/sh
+# smtp-source into Postfix, then wait until Dovecot has stored every message
+before=\$(ls -f "$dc_new" | wc -l)
+${src[*]} 127.0.0.1:22125 || exit 1
+want=\$((before + $m))
+while [ "\$(ls -f "$dc_new" | wc -l)" -lt "\$want" ]; do sleep 0.05; done
+SH
+  chmod +x "$W/postfix-run.sh"
+
+  for r in $(seq 1 "$RUNS"); do
+    log "smtp: run $r/$RUNS, $m messages, posthornd"
+    f="$W/smtp-ph-r$r.txt"
+    if measure "$ph" "$f" -- "${src[@]}" 127.0.0.1:22025; then
+      rate=$(awk -v m="$m" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", m/w}')
+      record "SMTP messages/s ($m x 10 KB, 20 sessions, durable)" "msg/s" high ph "$rate"
+      record "SMTP peak RSS" "MiB" low ph "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "SMTP server CPU s / 1000 messages" "s" low ph "$(awk -v a="$(field "$f" server_cpu_s)" -v m="$m" 'BEGIN{printf "%.2f", a*1000/m}')"
+      record "SMTP smtp-source CPU % of one core" "%" low ph "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
+    fi
+    if [ -n "$pf" ]; then
+      log "smtp: run $r/$RUNS, $m messages, postfix -> dovecot lmtp"
+      f="$W/smtp-inc-r$r.txt"
+      if measure "$pf,$dc" "$f" -- timeout 1200 "$W/postfix-run.sh"; then
+        rate=$(awk -v m="$m" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", m/w}')
+        record "SMTP messages/s ($m x 10 KB, 20 sessions, durable)" "msg/s" high inc "$rate"
+        record "SMTP peak RSS" "MiB" low inc "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+        record "SMTP server CPU s / 1000 messages" "s" low inc "$(awk -v a="$(field "$f" server_cpu_s)" -v m="$m" 'BEGIN{printf "%.2f", a*1000/m}')"
+        record "SMTP smtp-source CPU % of one core" "%" low inc "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
+      fi
+    fi
+    log "smtp: run $r/$RUNS, $m messages, smtp-sink"
+    f="$W/smtp-sink-r$r.txt"
+    if measure "$sink" "$f" -- "${src[@]}" 127.0.0.1:22026; then
+      rate=$(awk -v m="$m" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", m/w}')
+      record "SMTP messages/s vs smtp-sink (protocol ceiling)" "msg/s" high inc "$rate"
+    fi
+  done
+  # Posthorn's side of the ceiling row is its own rate
+  awk -F'\t' '$1 ~ /^SMTP messages\/s \(/ && $4 == "ph" { OFS="\t"; $1 = "SMTP messages/s vs smtp-sink (protocol ceiling)"; print }' \
+    "$W/results.tsv" >> "$W/results.tsv.add" && cat "$W/results.tsv.add" >> "$W/results.tsv" && rm -f "$W/results.tsv.add"
+  stop_pid "$ph"; stop_pid "$dc"; stop_pid "$sink"
+  [ -n "$pf" ] && postfix -c "$W/postfix/conf" stop >/dev/null 2>&1 || true
+}
+
+load_pop3 () {
+  # bench/pop3/run.sh (the pop3 helper's) starts its own posthornd and
+  # dovecot-pop3d; we run it BENCH_RUNS times and collect its figures.
+  local big per r f
+  big=$(scaled 1000 20); per=$(scaled 100 5)
+  for r in $(seq 1 "$RUNS"); do
+    f="$W/pop3-r$r.txt"
+    log "pop3: run $r/$RUNS ($big x 100 KB one session; 20 users x $per in parallel)"
+    if ! BIG_COUNT=$big PER_USER=$per USERS=20 MSG_SIZE=102400 \
+         bash "$ROOT/bench/pop3/run.sh" "$BUILD" > "$f" 2> "$f.err"; then
+      log "pop3: bench/pop3/run.sh failed: $(tail -2 "$f.err")"
+      [ "$r" = 1 ] && { note "POP3 MB/s, 1 session ($big x 100 KB)" inc "bench/pop3/run.sh failed"; note "POP3 MB/s, 1 session ($big x 100 KB)" ph "bench/pop3/run.sh failed"; }
+      continue
+    fi
+    awk -v big="$big" -v per="$per" '
+      /^(one|parallel) (posthornd|dovecot):/ {
+        side = ($2 == "posthornd:") ? "ph" : "inc"
+        what = ($1 == "one") ? "1 session (" big " x 100 KB)" : "20 sessions (20 users x " per " x 100 KB)"
+        mbs = ""; rss = ""
+        for (i = 3; i <= NF; i++) {
+          if ($i ~ /^MB\/s=/) { sub(/^MB\/s=/, "", $i); mbs = $i }
+          if ($i ~ /^peak_rss_kb=/) { sub(/^peak_rss_kb=/, "", $i); rss = sprintf("%.1f", $i / 1024) }
+        }
+        if (mbs != "") printf "POP3 MB/s, %s\tMB/s\thigh\t%s\t%s\n", what, side, mbs
+        if (rss != "") printf "POP3 peak RSS, %s\tMiB\tlow\t%s\t%s\n", what, side, rss
+      }' "$f" >> "$W/results.tsv"
+  done
+}
+
+load_store () {
+  # bench/store/run.sh (the store helper's): the store API in-process,
+  # no incumbent runs the same thing.
+  local appends big f
+  appends=$(scaled 10000 200); big=$(scaled 100000 1000)
+  f="$W/store.txt"
+  log "store: $appends appends x 10 KB, $big-message mailbox (one run)"
+  mkdir -p "$W/store"
+  if ! TMPDIR="$W/store" bash "$ROOT/bench/store/run.sh" "$BUILD" --appends "$appends" --size 10240 \
+       --big "$big" > "$f" 2> "$f.err"; then
+    log "store: bench/store/run.sh failed: $(tail -2 "$f.err")"
+    note "store append, 1 client" ph "bench/store/run.sh failed"
+    return 0
+  fi
+  local why="no incumbent: Posthorn's store API, in-process"
+  sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 1 client (msg/s)" "msg/s" high ph "$v"; done
+  sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 8 clients (msg/s)" "msg/s" high ph "$v"; done
+  sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store open of a $big-message mailbox" "ms" low ph "$v"; done
+  sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store list all UIDs+flags, $big messages" "ms" low ph "$v"; done
+  for k in "store append 10 KB, 1 client (msg/s)" "store append 10 KB, 8 clients (msg/s)" \
+           "store open of a $big-message mailbox" "store list all UIDs+flags, $big messages"; do
+    note "$k" inc "$why"
+  done
+}
+
+# --------------------------------------------------------------- table --
+
+print_table () {
+  # median [min-max] of each side, ratio = Posthorn/incumbent oriented so
+  # that > 1 means Posthorn is better
+  awk -F'\t' '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      lo = a[1]; hi = a[n]; cnt = n
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function cell(key,   m) {
+      if (key in na) return na[key]
+      if (!(key in vals)) return "-"
+      m = median(vals[key]); med[key] = m
+      if (cnt == 1) return sprintf("%s", fmt(m))
+      return sprintf("%s [%s-%s]", fmt(m), fmt(lo), fmt(hi))
+    }
+    function fmt(v) { return (v + 0 >= 100 || v == int(v)) ? sprintf("%.0f", v) : sprintf("%.3g", v) }
+    {
+      if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+      if ($2 != "") unit[$1] = $2
+      if ($3 != "") better[$1] = $3
+      if ($5 ~ /^n\/a/) { na[$1 SUBSEP $4] = $5; next }
+      vals[$1 SUBSEP $4] = vals[$1 SUBSEP $4] " " $5
+    }
+    END {
+      printf "| %s | %s | %s | %s |\n", "figure", "Posthorn", "incumbent", "ratio"
+      printf "|---|---|---|---|\n"
+      for (i = 1; i <= n; i++) {
+        f = order[i]
+        a = cell(f SUBSEP "ph"); b = cell(f SUBSEP "inc")
+        ratio = "-"
+        if ((f SUBSEP "ph") in med && (f SUBSEP "inc") in med && med[f SUBSEP "ph"] > 0 && med[f SUBSEP "inc"] > 0 && f !~ /errors|established|generator|smtp-source CPU/) {
+          r = (better[f] == "low") ? med[f SUBSEP "inc"] / med[f SUBSEP "ph"] : med[f SUBSEP "ph"] / med[f SUBSEP "inc"]
+          ratio = sprintf("%.2fx", r)
+        }
+        u = (unit[f] != "") ? " (" unit[f] ")" : ""
+        printf "| %s%s | %s | %s | %s |\n", f, u, a, b, ratio
+      }
+    }' "$W/results.tsv"
+}
+
+plot_imap () {
+  # ops/s against clients for both servers -> bench/imap-throughput.png
+  command -v gnuplot >/dev/null || return 0
+  awk -F'\t' '$1 ~ /^IMAP ops\/s, / && $5 !~ /n\/a/ {
+      c = $1; sub(/^IMAP ops\/s, /, "", c); sub(/ clients$/, "", c)
+      v[c, $4] = v[c, $4] " " $5; cs[c] = 1 }
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { for (c in cs) printf "%s %s %s\n", c, median(v[c, "ph"]), median(v[c, "inc"]) }' \
+    "$W/results.tsv" | sort -n > "$W/imap-plot.dat"
+  [ -s "$W/imap-plot.dat" ] || return 0
+  gnuplot <<GP
+set terminal pngcairo size 800,500 noenhanced
+set output "$ROOT/bench/imap-throughput.png"
+set title "IMAP mixed session: operations/s against concurrent clients ($(nproc) CPUs)"
+set xlabel "concurrent clients"
+set ylabel "operations/s (median of $RUNS runs)"
+set logscale x
+set xtics (1, 10, 50)
+set key top left
+set grid
+plot "$W/imap-plot.dat" using 1:2 with linespoints lw 2 title "posthornd", \
+     "$W/imap-plot.dat" using 1:3 with linespoints lw 2 title "Dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1)"
+GP
+}
+
+# ---------------------------------------------------------------- main --
+
+started=$(date +%s)
+install_packages
+build_posthorn
+W=$(mktemp -d /tmp/posthorn-bench.XXXXXX)
+chmod 755 "$W"
+: > "$W/results.tsv"
+write_users "$(( IMAP_USERS > 100 ? IMAP_USERS : 100 ))"
+for l in "${LOADS[@]}"; do
+  case "$l" in
+    imap) load_imap ;;
+    idle) load_idle ;;
+    smtp) load_smtp ;;
+    pop3) load_pop3 ;;
+    store) load_store ;;
+  esac
+done
+[ -n "${IMAP_PH_PID:-}" ] && stop_pid "$IMAP_PH_PID" && stop_pid "$IMAP_DC_PID"
+plot_imap || true
+
+echo
+echo "# Posthorn $(cd "$ROOT" && git describe --always --dirty 2>/dev/null) vs $(dovecot --version 2>/dev/null | sed 's/^/Dovecot /') / Postfix $(postconf -d -h mail_version 2>/dev/null)"
+echo "# $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bench/run.sh ${LOADS[*]}: BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS, $(( $(date +%s) - started )) s"
+[ "${IDLE_MODE:-}" = selected ] && echo "# IDLE fleet: idle selected sessions, IDLE command not yet available in imap4"
+echo "# cells: median [min-max] of the runs; ratio > 1 means Posthorn is better (for times and memory: incumbent/Posthorn)"
+print_table
