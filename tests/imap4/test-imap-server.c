@@ -923,6 +923,30 @@ test_authenticate_scram (Fixture *f, gconstpointer data)
   gsasl_done (ctx);
   lines = imap_test_ok (f->client, "SELECT INBOX");
 }
+
+/* A bad [imap4] value stops start-up with one line naming the key. */
+static void
+test_config_errors (void)
+{
+  static const char *const bad[] = {
+    "[imap4]\nlisten=127.0.0.1:0\nmax_line_length=lots\n",
+    "[imap4]\nlisten=127.0.0.1:0\nappend_limit=-1\n",
+    "[imap4]\nlisten=127.0.0.1:0\nidle_timeout=soon\n",
+    "[imap4]\nlisten=127.0.0.1:0\nno_such_key=1\n",
+    "[imap4]\nlisten=not-an-address\n",
+  };
+
+  for (guint k = 0; k < G_N_ELEMENTS (bad); k++)
+    {
+      g_autoptr(PhTestServer) server = ph_test_server_create ("storage-sqlite;imap4");
+      g_autoptr(GError) error = NULL;
+
+      ph_test_server_append_config (server, bad[k]);
+      g_assert_false (ph_test_server_start (server, &error));
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, "[imap4]"));
+    }
+}
 int
 main (int argc, char **argv)
 {
@@ -930,6 +954,7 @@ main (int argc, char **argv)
 #define ADD(path, fn, extra) \
   g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
   ADD ("/imap4/session/greeting-capability", test_greeting_capability, NULL);
+  g_test_add_func ("/imap4/config/errors", test_config_errors);
   ADD ("/imap4/auth/login", test_login, NULL);
   ADD ("/imap4/auth/authenticate-sasl-ir", test_authenticate_sasl_ir, NULL);
   ADD ("/imap4/auth/authenticate-scram", test_authenticate_scram, NULL);
