@@ -142,6 +142,12 @@ test_enable_id_namespace (Fixture *f, gconstpointer data)
   lines = imap_test_ok (f->client, "ENABLE IMAP4rev2 UTF8=ACCEPT X-UNKNOWN");
   g_assert_nonnull (imap_test_find (lines, "* ENABLED IMAP4rev2 UTF8=ACCEPT"));
   g_clear_pointer (&lines, g_ptr_array_unref);
+  /* UTF8=ACCEPT: mailbox names in UTF-8 on the wire */
+  lines = imap_test_ok (f->client, "CREATE \"Gr\xc3\xbc\xc3\x9f" "e\"");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "LIST \"\" \"Gr*\"");
+  g_assert_nonnull (imap_test_find (lines, "* LIST (\\HasNoChildren) \"/\" \"Gr\xc3\xbc\xc3\x9f" "e\""));
+  g_clear_pointer (&lines, g_ptr_array_unref);
   /* IMAP4rev2: SELECT sends LIST, no RECENT */
   lines = imap_test_ok (f->client, "SELECT INBOX");
   g_assert_nonnull (imap_test_find (lines, "* LIST () \"/\" INBOX"));
