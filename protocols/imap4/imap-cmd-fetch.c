@@ -729,7 +729,8 @@ seen_stored (GObject *source, GAsyncResult *result, gpointer user_data)
 GArray *
 imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set)
 {
-  if (!session->cmd->uid && !set->saved)
+  if (!session->cmd->uid && !set->saved
+      && !(imap_seqset_has_star (set) && posthorn_mailbox_view_get_count (session->view) == 0))
     {
       g_autoptr(ImapRangeList) list = imap_seqset_resolve (set, posthorn_mailbox_view_get_count (session->view));
       if (list == NULL || imap_range_list_max (list) > posthorn_mailbox_view_get_count (session->view)

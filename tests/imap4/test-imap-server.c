@@ -662,6 +662,11 @@ test_search_esearch (Fixture *f, gconstpointer data)
   append_sample (f->client, "INBOX", "Kaffee und Kuchen");
   append_sample (f->client, "INBOX", "=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus K\xc3\xb6ln");
   append_sample (f->client, "INBOX", "Tea time");
+  lines = imap_test_ok (f->client, "SELECT Drafts");   /* empty: "1:*" is no message */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "FETCH 1:* (FLAGS)");
+  g_assert_cmpuint (lines->len, ==, 1);
+  g_clear_pointer (&lines, g_ptr_array_unref);
   lines = imap_test_ok (f->client, "SELECT INBOX");
   g_clear_pointer (&lines, g_ptr_array_unref);
   lines = imap_test_ok (f->client, "STORE 1,3 +FLAGS (\\Flagged)");
