@@ -198,7 +198,8 @@ mutate (GRand *rand, GByteArray *buf)
             if (other_size > 0)
               {
                 guint from = (guint) g_rand_int_range (rand, 0, (gint32) other_size);
-                guint n = (guint) MIN (other_size - from, (gsize) g_rand_int_range (rand, 1, 512));
+                gsize want = (gsize) g_rand_int_range (rand, 1, 512);
+                guint n = (guint) MIN (other_size - from, want);
 
                 insert_bytes (buf, pos, other_data + from, n);
               }
