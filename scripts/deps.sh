@@ -11,7 +11,7 @@ POSTHORN_BUILD_DEPS=(
 # Real clients and tools the test suite talks to the server with.
 POSTHORN_TEST_DEPS=(
   gnutls-bin python3 curl dbus
-  swaks libnet-ssleay-perl msmtp fetchmail
+  swaks libnet-ssleay-perl msmtp fetchmail isync
   abigail-tools systemd
 )
 
