@@ -198,7 +198,7 @@ describe_bytes (const void *data, gsize length)
 static gboolean
 bytes_match (const Capture *c, const void *data, gsize length, char **detail)
 {
-  if (c->length == length && memcmp (c->value, data, length) == 0)
+  if (c->length == length && (length == 0 || memcmp (c->value, data, length) == 0))
     return TRUE;
   g_autofree char *want = describe_bytes (c->value, c->length);
   g_autofree char *got = describe_bytes (data, length);

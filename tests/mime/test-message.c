@@ -525,7 +525,7 @@ test_robust (gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (canon_cases); i++) {
     g_autofree char *path = g_strdup_printf ("/mime/writer/canonical/%s", canon_cases[i].name);
