@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Counts GLib test cases (TAP lines) in a meson testlog.json.
+"""Counts GLib test cases (TAP lines) in meson testlog.json files.
 
 Prints the per-program failures, then one last line "N passed, N failed"
-(", N skipped" when some were skipped). A program that failed without a
-"not ok" line (it crashed or timed out) counts as one failed case.
+(", N skipped" when some were skipped), summed over every file given (the
+normal and the sanitizer pass of ./test.sh --all). A program that failed
+without a "not ok" line (it crashed or timed out) counts as one failed case.
 """
 import json
 import re
@@ -11,8 +12,20 @@ import sys
 
 TAP = re.compile(r'^(not ok|ok)\b[^#]*(#\s*(\w+))?', re.IGNORECASE)
 
-def main(path):
+def main(paths):
     passed = failed = skipped = 0
+    for path in paths:
+        p, fl, s = count(path)
+        passed += p
+        failed += fl
+        skipped += s
+    tail = f", {skipped} skipped" if skipped else ""
+    print(f"{passed} passed, {failed} failed{tail}")
+
+
+def count(path):
+    passed = failed = skipped = 0
+    prefix = f"{path}: " if len(sys.argv) > 2 else ""
     with open(path, encoding='utf-8', errors='replace') as f:
         for line in f:
             if not line.strip():
@@ -37,12 +50,12 @@ def main(path):
             if entry.get('result') not in ('OK', 'EXPECTEDFAIL', 'SKIP') and fl == 0:
                 fl = 1
             if fl:
-                print(f"FAILED: {entry.get('name')} ({entry.get('result')})")
+                print(f"FAILED: {prefix}{entry.get('name')} ({entry.get('result')})")
             passed += p
             failed += fl
             skipped += s
-    tail = f", {skipped} skipped" if skipped else ""
-    print(f"{passed} passed, {failed} failed{tail}")
+    return passed, failed, skipped
+
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(sys.argv[1:])
