@@ -7,6 +7,7 @@ normal and the sanitizer pass of ./test.sh --all). A program that failed
 without a "not ok" line (it crashed or timed out) counts as one failed case.
 """
 import json
+import os
 import re
 import sys
 
@@ -26,6 +27,9 @@ def main(paths):
 def count(path):
     passed = failed = skipped = 0
     prefix = f"{path}: " if len(sys.argv) > 2 else ""
+    if not os.path.exists(path):
+        print(f"FAILED: {path} is missing (the build failed?)")
+        return 0, 1, 0
     with open(path, encoding='utf-8', errors='replace') as f:
         for line in f:
             if not line.strip():
