@@ -20,6 +20,7 @@ on_mailbox_event (const PosthornEvent *event, gpointer user_data)
     case POSTHORN_EVENT_MAILBOX_DELETED:
     case POSTHORN_EVENT_MAILBOX_RENAMED:
       session->sync_wanted = TRUE;
+      imap_idle_mailbox_changed (session);
       break;
     default:
       break;

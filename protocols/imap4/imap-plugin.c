@@ -39,6 +39,15 @@ imap4_init (PosthornPlugin *plugin, GError **error)
   if (!posthorn_config_get_duration (plugin, "login_timeout", 60, &value, error))
     return FALSE;
   settings->login_timeout = (guint) MIN (value, G_MAXUINT);
+  if (!posthorn_config_get_duration (plugin, "idle_keepalive", 2 * 60, &value, error))
+    return FALSE;
+  if (value == 0 || value > G_MAXUINT)
+    {
+      posthorn_config_set_error (plugin, "idle_keepalive", error,
+                                 "must be between 1s and %u seconds", G_MAXUINT);
+      return FALSE;
+    }
+  settings->idle_keepalive = (guint) value;
   if (!posthorn_config_get_uint64 (plugin, "quota_storage", 0, 0, G_MAXUINT64 / 2,
                                    TRUE, &settings->quota_storage, error))
     return FALSE;

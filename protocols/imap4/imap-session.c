@@ -17,6 +17,7 @@ imap_session_unref (ImapSession *session)
 {
   if (!g_atomic_int_dec_and_test (&session->ref))
     return;
+  imap_idle_forget (session);
   imap_parser_free (&session->parser);
   g_clear_pointer (&session->cmd, imap_command_free);
   g_clear_pointer (&session->append_writer, posthorn_message_writer_free);
@@ -101,7 +102,7 @@ imap_session_capabilities (ImapSession *session)
   g_string_append (caps, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN"
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
-                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
+                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE");
   if (session->settings->quota_storage > 0)
     g_string_append (caps, " QUOTA QUOTA=RES-STORAGE");
   if (session->settings->append_limit > 0)
@@ -553,8 +554,7 @@ dispatch (ImapSession *session)
 {
   ImapCommand *cmd = session->cmd;
 
-  if (cmd->type == IMAP_COMMAND_IDLE || cmd->type == IMAP_COMMAND_NOTIFY
-      || cmd->type == IMAP_COMMAND_COMPRESS)
+  if (cmd->type == IMAP_COMMAND_NOTIFY || cmd->type == IMAP_COMMAND_COMPRESS)
     {
       bad (session, "Command not supported by this server");
       return;
@@ -574,6 +574,7 @@ dispatch (ImapSession *session)
     {
     case IMAP_COMMAND_CAPABILITY: imap_cmd_capability (session); break;
     case IMAP_COMMAND_NOOP: imap_cmd_noop (session); break;
+    case IMAP_COMMAND_IDLE: imap_cmd_idle (session); break;
     case IMAP_COMMAND_LOGOUT: imap_cmd_logout (session); break;
     case IMAP_COMMAND_STARTTLS: imap_cmd_starttls (session); break;
     case IMAP_COMMAND_AUTHENTICATE: imap_cmd_authenticate (session); break;
@@ -744,6 +745,11 @@ on_line (PosthornConnection *conn, const char *line, gsize length,
       imap_cmd_authenticate_line (session, line);
       return;
     }
+  if (session->idling)
+    {
+      imap_cmd_idle_line (session, line, length);
+      return;
+    }
   if (session->busy)
     {
       /* cannot happen while input is paused; be safe */
@@ -850,6 +856,7 @@ on_closed (PosthornConnection *conn, gpointer user_data)
   void (*drained) (ImapSession *, gpointer) = session->drained;
 
   g_cancellable_cancel (session->cancellable);
+  imap_idle_forget (session);
   if (session->sasl != NULL)
     posthorn_sasl_session_free (&session->sasl);
   session->conn = NULL;

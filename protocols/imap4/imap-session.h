@@ -17,6 +17,7 @@ typedef struct {
   guint idle_timeout;        /* idle_timeout: after login, default 30 min */
   guint login_timeout;       /* login_timeout: before login, default 60 s */
   guint64 quota_storage;     /* quota_storage: bytes, 0 = no QUOTA limit */
+  guint idle_keepalive;      /* idle_keepalive: "* OK Still here" period in IDLE, default 2 min */
 } ImapSettings;
 
 typedef enum {
@@ -67,6 +68,12 @@ struct _ImapSession {
   gboolean sync_wanted;            /* another session changed the mailbox */
   gboolean sync_running;
   GArray *saved_uids;              /* SEARCHRES "$": UIDs (guint32), or NULL */
+
+  /* IDLE (imap-cmd-idle.c): the IDLE command stays session->cmd */
+  gboolean idling;
+  gboolean idle_done;              /* DONE (or a bad line) came while a sync ran */
+  const char *idle_end_status;     /* "OK" or "BAD" for idle_done */
+  GList idle_link;                 /* in the shared keepalive list */
 
   /* output backpressure: called once when the output queue drained */
   void (*drained) (ImapSession *session, gpointer user_data);
@@ -198,6 +205,16 @@ void imap_cmd_copy (ImapSession *session);
 void imap_cmd_search (ImapSession *session);
 void imap_cmd_sort (ImapSession *session);
 void imap_cmd_thread (ImapSession *session);
+
+void imap_cmd_idle (ImapSession *session);
+/* A line arrived while idling: DONE ends IDLE with OK, anything else
+ * with BAD. */
+void imap_cmd_idle_line (ImapSession *session, const char *line, gsize length);
+/* Another session changed the selected mailbox: push the updates now if
+ * idling (otherwise they wait for the next command). */
+void imap_idle_mailbox_changed (ImapSession *session);
+/* The connection is gone: leave the keepalive list. */
+void imap_idle_forget (ImapSession *session);
 
 void imap_cmd_getquota (ImapSession *session);
 void imap_cmd_getquotaroot (ImapSession *session);

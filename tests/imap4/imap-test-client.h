@@ -10,14 +10,15 @@
 #define IMAP_TEST_USER "alice@example.org"
 #define IMAP_TEST_PASS "secret"
 
-/* Starts posthornd with auth-passwd-file, storage-sqlite and imap4,
+/* Starts posthornd with auth-passwd-file, storage-sqlite and imap4 (or
+ * @plugins for imap_test_server_new_with()),
  * users alice@example.org and bob@example.org ({PLAIN}secret) and
  * scram@example.org (SCRAM-SHA-256, pw-scram), IMAP on
  * 127.0.0.1:0 plain and implicit TLS, plus @extra keyfile text. */
 static inline PhTestServer *
-imap_test_server_new (const char *extra)
+imap_test_server_new_with (const char *plugins, const char *extra)
 {
-  PhTestServer *server = ph_test_server_create ("auth-passwd-file;storage-sqlite;imap4");
+  PhTestServer *server = ph_test_server_create (plugins);
   g_autofree char *users = g_build_filename (ph_test_server_get_dir (server), "users", NULL);
   g_autofree char *config = NULL;
 
@@ -34,6 +35,12 @@ imap_test_server_new (const char *extra)
   ph_test_server_append_config (server, config);
   ph_test_server_start_or_die (server);
   return server;
+}
+
+static inline PhTestServer *
+imap_test_server_new (const char *extra)
+{
+  return imap_test_server_new_with ("auth-passwd-file;storage-sqlite;imap4", extra);
 }
 
 /* Reads one response line, appending the bytes of literals it announces
