@@ -188,7 +188,7 @@ note () { printf '%s\t\t\t%s\tn/a: %s\n' "$1" "$2" "$3" >> "$W/results.tsv"; }
 
 IMAP_USERS=50
 load_imap () {
-  local seed_msgs; seed_msgs=$(scaled 50 10)
+  local seed_msgs=50   # not scaled: the mailbox size is part of the load
   log "imap: seeding $IMAP_USERS users x $seed_msgs messages in each server"
   start_posthorn ph-imap "auth-passwd-file;storage-sqlite;imap4" "[imap4]
 listen=127.0.0.1:22143"
@@ -205,6 +205,9 @@ listen=127.0.0.1:22143"
   service_count = 0
   process_min_avail = 2
   client_limit = 30000
+}
+service imap {
+  process_limit = 30000
 }"
   local dc=$DC_PID
   wait_port 22143; wait_port 22144
@@ -244,31 +247,42 @@ load_idle () {
     log "idle: needs the imap servers: running the imap seeding first"
     RUNS_SAVED=$RUNS; RUNS=0; load_imap; RUNS=$RUNS_SAVED
   fi
-  local r side port pid f mode
+  local r side port pid f mode flags=()
+  local key="IDLE fleet ($n sessions)"
   for r in $(seq 1 "$RUNS"); do
+    # Posthorn first: when it has no IDLE yet, Dovecot's sessions stay
+    # selected without IDLE too (--no-idle), so both hold the same thing
     for side in ph inc; do
-      if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; else port=22144; pid=$IMAP_DC_PID; fi
+      if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; flags=(); else port=22144; pid=$IMAP_DC_PID; fi
       f="$W/idle-$side-r$r.txt"
       log "idle: run $r/$RUNS, $n sessions, $side"
       if ! measure "$pid" "$f" -- "$BUILD/bench/idle-load" --port "$port" --sessions "$n" \
-             --users "$IMAP_USERS" --hold "$hold"; then
-        [ $r = 1 ] && note "IDLE fleet, peak RSS (MiB)" $side "the fleet did not come up (see log)"
+             --users "$IMAP_USERS" --hold "$hold" "${flags[@]}"; then
+        [ "$r" = 1 ] && note "$key, peak RSS" $side "the fleet did not come up (see $f)"
         continue
       fi
       mode=$(field "$f" mode)
-      IDLE_MODE=$mode
-      record "IDLE fleet ($n), sessions established" "" high $side "$(field "$f" established)"
-      record "IDLE fleet ($n), peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "IDLE fleet ($n), peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "IDLE fleet ($n), set-up time" "s" low $side "$(field "$f" setup_s)"
-      record "IDLE fleet ($n), server CPU s (set-up + ${hold} s hold)" "s" low $side "$(field "$f" server_cpu_s)"
-      record "IDLE fleet ($n), generator CPU s" "s" low $side "$(field "$f" gen_cpu_s)"
+      if [ $side = ph ]; then
+        IDLE_MODE=$mode
+        [ "$mode" = selected ] && flags=(--no-idle)
+      fi
+      record "$key, established" "" high $side "$(field "$f" established)"
+      record "$key, peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "$key, peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "$key, set-up time" "s" low $side "$(field "$f" setup_s)"
+      record "$key, server CPU s (set-up + ${hold} s hold)" "s" low $side "$(field "$f" server_cpu_s)"
+      record "$key, generator CPU s" "s" low $side "$(field "$f" gen_cpu_s)"
+      record "$key, monitor CPU s (/proc sampling)" "s" low $side "$(field "$f" monitor_cpu_s)"
       if [ "$mode" = idle ] && [ "$(field "$f" exists_n)" != 0 ]; then
         record "IDLE push latency p50 (APPEND -> EXISTS)" "ms" low $side "$(awk -v v="$(field "$f" exists_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
         record "IDLE push latency p99 (APPEND -> EXISTS)" "ms" low $side "$(awk -v v="$(field "$f" exists_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
       fi
     done
   done
+  if [ "${IDLE_MODE:-}" = selected ]; then
+    note "IDLE push latency (APPEND -> EXISTS)" ph "IDLE command not yet available in imap4"
+    note "IDLE push latency (APPEND -> EXISTS)" inc "not measured while Posthorn has no IDLE"
+  fi
 }
 
 count_files () { local n=0 d; for d in "$@"; do [ -d "$d" ] && n=$((n + $(ls -f "$d" | wc -l) - 2)); done; echo $n; }
@@ -297,8 +311,12 @@ smtpd_recipient_restrictions = permit_mynetworks, reject
 smtpd_client_connection_count_limit = 0
 smtpd_client_message_rate_limit = 0
 maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
 lmtp_destination_concurrency_limit = 20
 biff = no
+alias_maps =
+alias_database =
+local_recipient_maps =
 CONF
   cat > "$dir/conf/master.cf" <<CONF
 127.0.0.1:22125 inet n - n - 100 smtpd
@@ -376,6 +394,7 @@ SH
       rate=$(awk -v m="$m" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", m/w}')
       record "SMTP messages/s ($m x 10 KB, 20 sessions, durable)" "msg/s" high ph "$rate"
       record "SMTP peak RSS" "MiB" low ph "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "SMTP peak PSS" "MiB" low ph "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
       record "SMTP server CPU s / 1000 messages" "s" low ph "$(awk -v a="$(field "$f" server_cpu_s)" -v m="$m" 'BEGIN{printf "%.2f", a*1000/m}')"
       record "SMTP smtp-source CPU % of one core" "%" low ph "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
     fi
@@ -386,6 +405,7 @@ SH
         rate=$(awk -v m="$m" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", m/w}')
         record "SMTP messages/s ($m x 10 KB, 20 sessions, durable)" "msg/s" high inc "$rate"
         record "SMTP peak RSS" "MiB" low inc "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+      record "SMTP peak PSS" "MiB" low inc "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
         record "SMTP server CPU s / 1000 messages" "s" low inc "$(awk -v a="$(field "$f" server_cpu_s)" -v m="$m" 'BEGIN{printf "%.2f", a*1000/m}')"
         record "SMTP smtp-source CPU % of one core" "%" low inc "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
       fi
@@ -406,31 +426,31 @@ SH
 
 load_pop3 () {
   # bench/pop3/run.sh (the pop3 helper's) starts its own posthornd and
-  # dovecot-pop3d; we run it BENCH_RUNS times and collect its figures.
-  local big per r f
+  # dovecot-pop3d, seeds both the same, and runs ROUNDS rounds of each
+  # scenario; we collect every round's figures.
+  local big per f
   big=$(scaled 1000 20); per=$(scaled 100 5)
-  for r in $(seq 1 "$RUNS"); do
-    f="$W/pop3-r$r.txt"
-    log "pop3: run $r/$RUNS ($big x 100 KB one session; 20 users x $per in parallel)"
-    if ! BIG_COUNT=$big PER_USER=$per USERS=20 MSG_SIZE=102400 \
-         bash "$ROOT/bench/pop3/run.sh" "$BUILD" > "$f" 2> "$f.err"; then
-      log "pop3: bench/pop3/run.sh failed: $(tail -2 "$f.err")"
-      [ "$r" = 1 ] && { note "POP3 MB/s, 1 session ($big x 100 KB)" inc "bench/pop3/run.sh failed"; note "POP3 MB/s, 1 session ($big x 100 KB)" ph "bench/pop3/run.sh failed"; }
-      continue
-    fi
-    awk -v big="$big" -v per="$per" '
-      /^(one|parallel) (posthornd|dovecot):/ {
-        side = ($2 == "posthornd:") ? "ph" : "inc"
-        what = ($1 == "one") ? "1 session (" big " x 100 KB)" : "20 sessions (20 users x " per " x 100 KB)"
-        mbs = ""; rss = ""
-        for (i = 3; i <= NF; i++) {
-          if ($i ~ /^MB\/s=/) { sub(/^MB\/s=/, "", $i); mbs = $i }
-          if ($i ~ /^peak_rss_kb=/) { sub(/^peak_rss_kb=/, "", $i); rss = sprintf("%.1f", $i / 1024) }
-        }
-        if (mbs != "") printf "POP3 MB/s, %s\tMB/s\thigh\t%s\t%s\n", what, side, mbs
-        if (rss != "") printf "POP3 peak RSS, %s\tMiB\tlow\t%s\t%s\n", what, side, rss
-      }' "$f" >> "$W/results.tsv"
-  done
+  f="$W/pop3.txt"
+  log "pop3: $RUNS rounds ($big x 100 KB in one session; 20 users x $per in parallel)"
+  if ! BIG_COUNT=$big PER_USER=$per USERS=20 MSG_SIZE=102400 ROUNDS=$RUNS \
+       bash "$ROOT/bench/pop3/run.sh" "$BUILD" > "$f" 2> "$f.err"; then
+    log "pop3: bench/pop3/run.sh failed: $(tail -2 "$f.err")"
+    note "POP3 MB/s, 1 session ($big x 100 KB)" ph "bench/pop3/run.sh failed: $(tail -1 "$f.err")"
+    note "POP3 MB/s, 1 session ($big x 100 KB)" inc "bench/pop3/run.sh failed"
+    return 0
+  fi
+  awk -v big="$big" -v per="$per" '
+    /^(one|parallel) round [0-9]+ (posthornd|dovecot):/ {
+      side = ($4 == "posthornd:") ? "ph" : "inc"
+      what = ($1 == "one") ? "1 session (" big " x 100 KB)" : "20 sessions (20 users x " per " x 100 KB)"
+      mbs = ""; rss = ""
+      for (i = 5; i <= NF; i++) {
+        if ($i ~ /^MB\/s=/) { sub(/^MB\/s=/, "", $i); mbs = $i }
+        if ($i ~ /^peak_rss_kb=/) { sub(/^peak_rss_kb=/, "", $i); rss = sprintf("%.1f", $i / 1024) }
+      }
+      if (mbs != "") printf "POP3 MB/s, %s\tMB/s\thigh\t%s\t%s\n", what, side, mbs
+      if (rss != "") printf "POP3 peak RSS, %s\tMiB\tlow\t%s\t%s\n", what, side, rss
+    }' "$f" >> "$W/results.tsv"
 }
 
 load_store () {
@@ -448,11 +468,11 @@ load_store () {
     return 0
   fi
   local why="no incumbent: Posthorn's store API, in-process"
-  sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 1 client (msg/s)" "msg/s" high ph "$v"; done
-  sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 8 clients (msg/s)" "msg/s" high ph "$v"; done
+  sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 1 client" "msg/s" high ph "$v"; done
+  sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 8 clients" "msg/s" high ph "$v"; done
   sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store open of a $big-message mailbox" "ms" low ph "$v"; done
   sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store list all UIDs+flags, $big messages" "ms" low ph "$v"; done
-  for k in "store append 10 KB, 1 client (msg/s)" "store append 10 KB, 8 clients (msg/s)" \
+  for k in "store append 10 KB, 1 client" "store append 10 KB, 8 clients" \
            "store open of a $big-message mailbox" "store list all UIDs+flags, $big messages"; do
     note "$k" inc "$why"
   done
@@ -492,7 +512,7 @@ print_table () {
         f = order[i]
         a = cell(f SUBSEP "ph"); b = cell(f SUBSEP "inc")
         ratio = "-"
-        if ((f SUBSEP "ph") in med && (f SUBSEP "inc") in med && med[f SUBSEP "ph"] > 0 && med[f SUBSEP "inc"] > 0 && f !~ /errors|established|generator|smtp-source CPU/) {
+        if ((f SUBSEP "ph") in med && (f SUBSEP "inc") in med && med[f SUBSEP "ph"] > 0 && med[f SUBSEP "inc"] > 0 && f !~ /errors|established|generator|monitor|smtp-source CPU/) {
           r = (better[f] == "low") ? med[f SUBSEP "inc"] / med[f SUBSEP "ph"] : med[f SUBSEP "ph"] / med[f SUBSEP "inc"]
           ratio = sprintf("%.2fx", r)
         }
@@ -533,6 +553,7 @@ GP
 # ---------------------------------------------------------------- main --
 
 started=$(date +%s)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 install_packages
 build_posthorn
 W=$(mktemp -d /tmp/posthorn-bench.XXXXXX)
@@ -553,7 +574,7 @@ plot_imap || true
 
 echo
 echo "# Posthorn $(cd "$ROOT" && git describe --always --dirty 2>/dev/null) vs $(dovecot --version 2>/dev/null | sed 's/^/Dovecot /') / Postfix $(postconf -d -h mail_version 2>/dev/null)"
-echo "# $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, load average at start: $load_at_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# bench/run.sh ${LOADS[*]}: BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS, $(( $(date +%s) - started )) s"
 [ "${IDLE_MODE:-}" = selected ] && echo "# IDLE fleet: idle selected sessions, IDLE command not yet available in imap4"
 echo "# cells: median [min-max] of the runs; ratio > 1 means Posthorn is better (for times and memory: incumbent/Posthorn)"

@@ -105,6 +105,8 @@ static void
 session_ready (Session *s)
 {
   s->state = S_READY;
+  if (s->control)
+    return;
   n_in_setup--;
   n_ready++;
 }
