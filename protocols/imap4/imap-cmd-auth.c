@@ -272,6 +272,11 @@ imap_cmd_enable (ImapSession *session)
           session->rev2 = TRUE;
           g_string_append (enabled, " IMAP4rev2");
         }
+      else if (g_ascii_strcasecmp (caps[k], "CONDSTORE") == 0 && !session->condstore)
+        {
+          imap_session_enable_condstore (session, FALSE);
+          g_string_append (enabled, " CONDSTORE");
+        }
       else if (g_ascii_strcasecmp (caps[k], "UTF8=ACCEPT") == 0 && !session->utf8_accept)
         {
           session->utf8_accept = TRUE;

@@ -25,7 +25,7 @@ typedef struct {
 typedef struct {
   ImapSession *session;
   GPtrArray *items;           /* of ImapFetchItem */
-  gboolean want_uid, want_flags;
+  gboolean want_uid, want_flags, want_modseq;
   gboolean needs_meta, needs_bytes, sets_seen;
   GArray *uids;
   GArray *seen_set;           /* UIDs that got \Seen from this FETCH */
@@ -472,6 +472,10 @@ render_message (FetchJob *job)
       g_string_append (out, job->want_uid ? " FLAGS " : "FLAGS ");
       imap_session_append_flags (session, out, seq);
     }
+  if (job->want_modseq || (seen_now && flags && session->condstore))
+    g_string_append_printf (out, "%sMODSEQ (%" G_GUINT64_FORMAT ")",
+                            job->want_uid || flags ? " " : "",
+                            posthorn_mailbox_view_get_modseq (session->view, seq));
   for (guint k = 0; k < job->items->len; k++)
     render_item (job, g_ptr_array_index (job->items, k), seq);
   g_string_append (text_segment (job), ")\r\n");
@@ -751,26 +755,36 @@ imap_cmd_fetch (ImapSession *session)
   FetchJob *job;
   GArray *uids;
 
-  if (cmd->u.fetch.has_changedsince || cmd->u.fetch.vanished)
+  if (cmd->u.fetch.vanished)
     {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "CONDSTORE is not supported");
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not supported");
       return;
     }
-  for (guint k = 0; k < cmd->u.fetch.items->len; k++)
-    if (((ImapFetchItem *) g_ptr_array_index (cmd->u.fetch.items, k))->type == IMAP_FETCH_MODSEQ)
-      {
-        imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "MODSEQ is not supported");
-        return;
-      }
   uids = imap_fetch_resolve_or_reply (session, cmd->u.fetch.set);
   if (uids == NULL)
     return;
+  if (cmd->u.fetch.has_changedsince)
+    {
+      /* RFC 7162 3.1.4.1: only messages with a greater MODSEQ */
+      guint kept = 0;
+
+      for (guint k = 0; k < uids->len; k++)
+        {
+          guint32 uid = g_array_index (uids, guint32, k);
+          guint seq = posthorn_mailbox_view_lookup_uid (session->view, uid);
+
+          if (posthorn_mailbox_view_get_modseq (session->view, seq) > cmd->u.fetch.changedsince)
+            g_array_index (uids, guint32, kept++) = uid;
+        }
+      g_array_set_size (uids, kept);
+    }
 
   job = g_new0 (FetchJob, 1);
   job->session = imap_session_ref (session);
   job->items = cmd->u.fetch.items;
   job->uids = uids;
   job->want_uid = cmd->uid;
+  job->want_modseq = cmd->u.fetch.has_changedsince;
   g_queue_init (&job->segments);
   for (guint k = 0; k < job->items->len; k++)
     {
@@ -779,6 +793,8 @@ imap_cmd_fetch (ImapSession *session)
         job->want_uid = TRUE;
       else if (item->type == IMAP_FETCH_FLAGS)
         job->want_flags = TRUE;
+      else if (item->type == IMAP_FETCH_MODSEQ)
+        job->want_modseq = TRUE;
       else
         job->needs_meta = TRUE;
       if (item_is_body (item))
@@ -786,6 +802,8 @@ imap_cmd_fetch (ImapSession *session)
       if (item_sets_seen (item))
         job->sets_seen = TRUE;
     }
+  if (job->want_modseq)
+    imap_session_enable_condstore (session, FALSE);
   if (job->sets_seen && !session->read_only)
     {
       job->seen_set = g_array_new (FALSE, FALSE, sizeof (guint32));

@@ -556,6 +556,8 @@ append_status_items (ImapSession *session, GString *out, ImapStatusItems items,
     }
   if (items & IMAP_STATUS_DELETED)
     ITEM ("DELETED %u", deleted);
+  if (items & IMAP_STATUS_HIGHESTMODSEQ)
+    ITEM ("HIGHESTMODSEQ %" G_GUINT64_FORMAT, st->highestmodseq);
 #undef ITEM
 }
 
@@ -646,10 +648,10 @@ imap_cmd_status (ImapSession *session)
 
   if (!name_or_fail (session, name, error))
     return;
-  if (session->cmd->u.status.items & (IMAP_STATUS_HIGHESTMODSEQ | IMAP_STATUS_DELETED_STORAGE))
+  if (session->cmd->u.status.items & IMAP_STATUS_DELETED_STORAGE)
     {
       imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL,
-                           "STATUS HIGHESTMODSEQ and DELETED-STORAGE are not supported");
+                           "STATUS DELETED-STORAGE is not supported");
       return;
     }
   job = g_new0 (StatusJob, 1);

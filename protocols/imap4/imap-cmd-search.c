@@ -249,6 +249,8 @@ match (SearchRun *run, const ImapSearchKey *key, guint seq, guint32 uid,
                                         GUINT_TO_POINTER (uid));
       return FALSE;
     case IMAP_SEARCH_MODSEQ:
+      /* the entry name and type are ignored: one MODSEQ per message */
+      return posthorn_mailbox_view_get_modseq (view, seq) >= key->number;
     default:
       return FALSE;
     }
@@ -390,11 +392,15 @@ imap_search_run (ImapSession *session, const ImapSearchKey *program, gboolean wa
 gboolean
 imap_search_check (ImapSession *session, const ImapSearchKey *program)
 {
-  if (imap_search_key_has (program, IMAP_SEARCH_MODSEQ))
+  if (!imap_search_key_has (program, IMAP_SEARCH_MODSEQ))
+    return TRUE;
+  if (session->cmd->type != IMAP_COMMAND_SEARCH)
     {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "MODSEQ is not supported");
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL,
+                           "MODSEQ is supported in SEARCH only");
       return FALSE;
     }
+  imap_session_enable_condstore (session, FALSE);
   return TRUE;
 }
 
@@ -410,13 +416,18 @@ search_done (ImapSession *session, GArray *uids, GHashTable *meta, gpointer user
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(ImapRangeList) list = imap_range_list_new ();
   g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (guint32));
+  /* RFC 7162 3.1.5: with MODSEQ in the program, the highest MODSEQ found */
+  gboolean with_modseq = imap_search_key_has (cmd->u.search.program, IMAP_SEARCH_MODSEQ);
+  guint64 highest = 0;
 
   for (guint k = 0; k < uids->len; k++)
     {
       guint32 u = g_array_index (uids, guint32, k);
-      guint32 v = uid ? u : posthorn_mailbox_view_lookup_uid (session->view, u);
+      guint seq = posthorn_mailbox_view_lookup_uid (session->view, u);
+      guint32 v = uid ? u : seq;
       g_array_append_val (values, v);
       imap_range_list_add (list, v, v);
+      highest = MAX (highest, posthorn_mailbox_view_get_modseq (session->view, seq));
     }
   if (esearch && ret == 0)
     ret = IMAP_SEARCH_RETURN_ALL;
@@ -441,6 +452,8 @@ search_done (ImapSession *session, GArray *uids, GHashTable *meta, gpointer user
       g_string_append (out, "* SEARCH");
       for (guint k = 0; k < values->len; k++)
         g_string_append_printf (out, " %u", g_array_index (values, guint32, k));
+      if (with_modseq && values->len > 0)
+        g_string_append_printf (out, " (MODSEQ %" G_GUINT64_FORMAT ")", highest);
       g_string_append (out, "\r\n");
     }
   else if ((ret & ~IMAP_SEARCH_RETURN_SAVE) != 0)
@@ -457,6 +470,8 @@ search_done (ImapSession *session, GArray *uids, GHashTable *meta, gpointer user
           g_autofree char *set = imap_range_list_to_string (list);
           g_string_append_printf (out, " ALL %s", set);
         }
+      if (with_modseq && values->len > 0)
+        g_string_append_printf (out, " MODSEQ %" G_GUINT64_FORMAT, highest);
       g_string_append (out, "\r\n");
     }
   imap_session_write_string (session, out);

@@ -62,6 +62,8 @@ select_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   session->selected = g_strdup (posthorn_mailbox_view_get_name (view));
   session->read_only = session->cmd->type == IMAP_COMMAND_EXAMINE;
   session->state = IMAP_STATE_SELECTED;
+  if (session->cmd->u.select.condstore)
+    imap_session_enable_condstore (session, TRUE);
   imap_session_subscribe_selected (session);
   posthorn_connection_set_state (session->conn, "selected");
 
@@ -76,6 +78,10 @@ select_opened (GObject *source, GAsyncResult *result, gpointer user_data)
                           posthorn_mailbox_view_get_uidvalidity (view));
   g_string_append_printf (out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
                           posthorn_mailbox_view_get_uidnext (view));
+  /* every mailbox of the store keeps MODSEQs: never NOMODSEQ */
+  if (session->condstore)
+    g_string_append_printf (out, "* OK [HIGHESTMODSEQ %" G_GUINT64_FORMAT "] Highest\r\n",
+                            posthorn_mailbox_view_get_highestmodseq (view));
   if (session->rev2)
     {
       g_string_append (out, "* LIST () \"/\" ");
@@ -97,10 +103,9 @@ imap_cmd_select (ImapSession *session)
                                                             session->cmd->u.select.mailbox,
                                                             &error);
 
-  if (session->cmd->u.select.condstore || session->cmd->u.select.qresync)
+  if (session->cmd->u.select.qresync)
     {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL,
-                           "CONDSTORE/QRESYNC are not supported");
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not supported");
       return;
     }
   if (session->state == IMAP_STATE_SELECTED)

@@ -102,7 +102,8 @@ imap_session_capabilities (ImapSession *session)
   g_string_append (caps, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN"
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
-                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE");
+                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE"
+                         " CONDSTORE");
   if (session->settings->quota_storage > 0)
     g_string_append (caps, " QUOTA QUOTA=RES-STORAGE");
   if (session->settings->append_limit > 0)
@@ -370,6 +371,9 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
             g_string_append_printf (out, "UID %u ", changed[k]);
           g_string_append (out, "FLAGS ");
           imap_session_append_flags (session, out, seq);
+          if (session->condstore)
+            g_string_append_printf (out, " MODSEQ (%" G_GUINT64_FORMAT ")",
+                                    posthorn_mailbox_view_get_modseq (session->view, seq));
           g_string_append (out, ")\r\n");
         }
       imap_session_write_string (session, out);
@@ -492,6 +496,17 @@ imap_session_finish_error (ImapSession *session, const GError *error, gboolean t
 {
   imap_session_finish (session, IMAP_SYNC_WANTED, "NO", error_code (error, trycreate),
                        "%s", error->message);
+}
+
+void
+imap_session_enable_condstore (ImapSession *session, gboolean quiet)
+{
+  if (session->condstore)
+    return;
+  session->condstore = TRUE;
+  if (!quiet && session->state == IMAP_STATE_SELECTED && session->view != NULL)
+    imap_session_printf (session, "* OK [HIGHESTMODSEQ %" G_GUINT64_FORMAT "] Highest\r\n",
+                         posthorn_mailbox_view_get_highestmodseq (session->view));
 }
 
 void

@@ -55,6 +55,7 @@ struct _ImapSession {
   /* ENABLE */
   gboolean rev2;
   gboolean utf8_accept;
+  gboolean condstore;              /* RFC 7162: MODSEQ in FETCH, HIGHESTMODSEQ */
 
   /* authenticated */
   char *username;
@@ -131,6 +132,11 @@ void imap_session_write_flags (ImapSession *session);
 
 /* The capability list for this session's state (without "CAPABILITY"). */
 char *imap_session_capabilities (ImapSession *session);
+
+/* Turns CONDSTORE on (a CONDSTORE enabling command, RFC 7162 3.1); with a
+ * mailbox selected the first time, also "* OK [HIGHESTMODSEQ n]" unless
+ * @quiet (SELECT sends it itself). */
+void imap_session_enable_condstore (ImapSession *session, gboolean quiet);
 
 /* Leaves the selected state (no untagged output). */
 void imap_session_unselect (ImapSession *session);

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* CONDSTORE (RFC 7162 section 3) against the real daemon, with the exact
+ * lines expected: HIGHESTMODSEQ in SELECT and STATUS, FETCH MODSEQ and
+ * CHANGEDSINCE, STORE UNCHANGEDSINCE with [MODIFIED], SEARCH MODSEQ,
+ * MODSEQ in the untagged FETCH of another session's change, and the
+ * CONDSTORE enabling commands. */
+#include "imap-test-client.h"
+
+#include <stdio.h>
+
+typedef struct {
+  PhTestServer *server;
+  PhTestClient *client;
+  PhTestClient *other;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->server = imap_test_server_new (data);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->other, ph_test_client_free);
+  g_clear_pointer (&f->client, ph_test_client_free);
+  g_clear_pointer (&f->server, ph_test_server_free);
+}
+
+static void
+append_sample (PhTestClient *client, const char *subject)
+{
+  g_autofree char *msg = g_strdup_printf ("From: a@example.org\r\nSubject: %s\r\n\r\nbody\r\n",
+                                          subject);
+  g_autofree char *tagged = imap_test_append (client, "INBOX", NULL, msg, strlen (msg));
+
+  g_assert_true (g_str_has_prefix (tagged, "OK [APPENDUID "));
+}
+
+/* Runs @command and compares every line (tagged one without its tag)
+ * with the NULL-terminated @expected. */
+static guint tag_counter;
+
+static void
+expect_response (PhTestClient *client, const char *command, ...)
+{
+  g_autofree char *tag = g_strdup_printf ("C%u", ++tag_counter);
+  g_autoptr(GPtrArray) lines = imap_test_command (client, tag, command);
+  g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
+  va_list args;
+  const char *line;
+
+  va_start (args, command);
+  while ((line = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (want, g_strdup (line));
+  va_end (args);
+  for (guint k = 0; k < lines->len; k++)
+    g_test_message ("%s: %s", command, (const char *) g_ptr_array_index (lines, k));
+  g_assert_cmpuint (lines->len, ==, want->len);
+  for (guint k = 0; k < lines->len; k++)
+    {
+      const char *got = g_ptr_array_index (lines, k);
+      if (k == lines->len - 1)
+        got += strlen (tag) + 1;
+      g_assert_cmpstr (got, ==, g_ptr_array_index (want, k));
+    }
+}
+
+static guint64
+highestmodseq (GPtrArray *lines)
+{
+  const char *line = imap_test_find (lines, "[HIGHESTMODSEQ ");
+
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (strstr (line, "[HIGHESTMODSEQ ") + 15, NULL, 10);
+}
+
+#define M(fmt, ...) g_strdup_printf (fmt, __VA_ARGS__)
+
+static void
+test_condstore (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GPtrArray) s = g_ptr_array_new_with_free_func (g_free);
+  guint64 h, m1 = 0, m3 = 0;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  lines = imap_test_ok (f->client, "CAPABILITY");
+  g_assert_nonnull (imap_test_find (lines, " CONDSTORE"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  for (guint k = 0; k < 3; k++)
+    append_sample (f->client, "m");
+  lines = imap_test_ok (f->client, "ENABLE IMAP4rev2");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* SELECT (CONDSTORE): HIGHESTMODSEQ; STATUS agrees */
+  lines = imap_test_ok (f->client, "SELECT INBOX (CONDSTORE)");
+  h = highestmodseq (lines);
+  g_assert_cmpuint (h, >, 0);
+  g_ptr_array_add (s, M ("* STATUS INBOX (MESSAGES 3 HIGHESTMODSEQ %" G_GUINT64_FORMAT ")", h));
+  expect_response (f->client, "STATUS INBOX (MESSAGES HIGHESTMODSEQ)",
+                   s->pdata[0], "OK Status completed.", NULL);
+
+  /* each APPEND got its own MODSEQ, the last one the highest */
+  g_ptr_array_add (s, M ("* 3 FETCH (UID 3 MODSEQ (%" G_GUINT64_FORMAT "))", h));
+  expect_response (f->client, "UID FETCH 3 (MODSEQ)", s->pdata[1], "OK Fetch completed.", NULL);
+
+  /* STORE reports the new MODSEQ */
+  g_ptr_array_add (s, M ("* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%" G_GUINT64_FORMAT "))", h + 1));
+  expect_response (f->client, "STORE 2 +FLAGS (\\Flagged)", s->pdata[2], "OK Store completed.", NULL);
+
+  /* CHANGEDSINCE: only message 2, with MODSEQ added */
+  g_ptr_array_add (s, M ("* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%" G_GUINT64_FORMAT "))", h + 1));
+  {
+    g_autofree char *cmd = M ("FETCH 1:* (FLAGS) (CHANGEDSINCE %" G_GUINT64_FORMAT ")", h);
+    expect_response (f->client, cmd, s->pdata[3], "OK Fetch completed.", NULL);
+  }
+
+  /* UNCHANGEDSINCE h: 2 was changed since and is refused; .SILENT still
+   * reports the MODSEQs of the others */
+  {
+    g_autofree char *cmd = M ("UID STORE 1:3 (UNCHANGEDSINCE %" G_GUINT64_FORMAT ") +FLAGS.SILENT (\\Seen)", h);
+    g_autoptr(GPtrArray) got = imap_test_command (f->client, "u1", cmd);
+
+    g_assert_cmpuint (got->len, ==, 3);
+    g_assert_true (sscanf (g_ptr_array_index (got, 0), "* 1 FETCH (UID 1 MODSEQ (%" G_GUINT64_FORMAT "))", &m1) == 1);
+    g_assert_true (sscanf (g_ptr_array_index (got, 1), "* 3 FETCH (UID 3 MODSEQ (%" G_GUINT64_FORMAT "))", &m3) == 1);
+    g_assert_cmpuint (m1, >, h + 1);
+    g_assert_cmpuint (m3, >, h + 1);
+    g_assert_cmpstr (g_ptr_array_index (got, 2), ==, "u1 OK [MODIFIED 2] Conditional STORE failed");
+    g_assert_cmpuint (m1, <, m3);
+    h = m3;
+  }
+  /* UNCHANGEDSINCE 0 fails for every message, by sequence number */
+  expect_response (f->client, "STORE 1,3 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)",
+                   "OK [MODIFIED 1,3] Conditional STORE failed", NULL);
+  g_ptr_array_add (s, M ("* 1 FETCH (FLAGS (\\Seen) MODSEQ (%" G_GUINT64_FORMAT "))", m1));
+  expect_response (f->client, "FETCH 1 (FLAGS MODSEQ)", s->pdata[4], "OK Fetch completed.", NULL);
+
+  /* SEARCH MODSEQ: the highest MODSEQ of the matches */
+  g_ptr_array_add (s, M ("MODSEQ %" G_GUINT64_FORMAT, h));
+  {
+    g_autofree char *cmd = M ("SEARCH RETURN (ALL) MODSEQ %" G_GUINT64_FORMAT, m1);
+    g_autofree char *want = M ("* ESEARCH (TAG \"C%u\") ALL 1,3 %s", tag_counter + 1,
+                               (char *) s->pdata[5]);
+    expect_response (f->client, cmd, want, "OK Search completed.", NULL);
+  }
+  {
+    g_autofree char *cmd = M ("SEARCH RETURN (COUNT) MODSEQ %" G_GUINT64_FORMAT, h + 1);
+    g_autofree char *want = M ("* ESEARCH (TAG \"C%u\") COUNT 0", tag_counter + 1);
+    expect_response (f->client, cmd, want, "OK Search completed.", NULL);
+  }
+
+  /* another session's change arrives with its MODSEQ */
+  f->other = imap_test_login (f->server, IMAP_TEST_USER);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->other, "SELECT INBOX");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->other, "STORE 3 FLAGS.SILENT (\\Answered)");
+  g_ptr_array_add (s, M ("* 3 FETCH (FLAGS (\\Answered) MODSEQ (%" G_GUINT64_FORMAT "))", h + 1));
+  expect_response (f->client, "NOOP", s->pdata[6], "OK NOOP completed.", NULL);
+}
+
+/* The CONDSTORE enabling commands: ENABLE, and FETCH MODSEQ with a
+ * mailbox selected, each announce HIGHESTMODSEQ once. */
+static void
+test_condstore_enabling (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *ok = NULL;
+  g_autofree char *fetch = NULL;
+  guint64 h;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  append_sample (f->client, "one");
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_assert_null (imap_test_find (lines, "HIGHESTMODSEQ"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "STATUS INBOX (HIGHESTMODSEQ)");
+  h = g_ascii_strtoull (strstr (imap_test_find (lines, "* STATUS"), "HIGHESTMODSEQ ") + 14, NULL, 10);
+  ok = M ("* OK [HIGHESTMODSEQ %" G_GUINT64_FORMAT "] Highest", h);
+  fetch = M ("* 1 FETCH (MODSEQ (%" G_GUINT64_FORMAT "))", h);
+  expect_response (f->client, "FETCH 1 (MODSEQ)", ok, fetch, "OK Fetch completed.", NULL);
+  expect_response (f->client, "FETCH 1 (MODSEQ)", fetch, "OK Fetch completed.", NULL);
+  /* already on: ENABLE lists nothing new */
+  expect_response (f->client, "ENABLE CONDSTORE", "* ENABLED", "OK Enabled.", NULL);
+
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  f->other = imap_test_login (f->server, IMAP_TEST_USER);
+  lines = imap_test_ok (f->other, "EXAMINE INBOX");
+  g_assert_null (imap_test_find (lines, "HIGHESTMODSEQ"));
+  expect_response (f->other, "ENABLE CONDSTORE", ok, "* ENABLED CONDSTORE", "OK Enabled.", NULL);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->other, "EXAMINE INBOX");
+  g_assert_nonnull (imap_test_find (lines, ok));
+  /* MODSEQ in SORT is not offered */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_free (imap_test_fail (f->other, "SORT (DATE) UTF-8 MODSEQ 1"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn, extra) \
+  g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/imap4/condstore/select-fetch-store-search", test_condstore, NULL);
+  ADD ("/imap4/condstore/enabling-commands", test_condstore_enabling, NULL);
+  return g_test_run ();
+}
