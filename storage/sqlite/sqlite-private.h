@@ -66,6 +66,111 @@ gboolean sqlite_store_step_done (SqliteConn *conn, sqlite3_stmt *stmt, GError **
 /* Sets @error from the connection's last error; returns FALSE. */
 gboolean sqlite_store_set_error (SqliteConn *conn, int rc, GError **error);
 
+/* One mailbox row, as the operations read and update it. */
+typedef struct {
+  gint64 id;
+  gint64 user_id;
+  guint32 uidvalidity;
+  guint32 uidnext;
+  guint64 highestmodseq;
+  guint32 first_recent_uid;
+  char *user;             /* borrowed */
+  char *name;             /* borrowed */
+} SqliteMailbox;
+
+/* A message row copied out of a statement. */
+typedef struct {
+  guint32 uid;
+  gint64 body_id;
+  guint32 flags;
+  GArray *keywords;
+  guint64 modseq;
+  gint64 internal_date;
+  guint64 size;
+} SqliteMessageRow;
+
+/* sqlite-rows.c: row helpers shared by the operations below. */
+gboolean sqlite_user_lookup (SqliteConn *conn, const char *user, gint64 *user_id, GError **error);
+gboolean sqlite_user_ensure (SqliteConn *conn, const char *user, gint64 *user_id, GError **error);
+gboolean sqlite_mailbox_lookup (SqliteConn *conn, const char *user, const char *name, guint32 uidvalidity,
+                                SqliteMailbox *mb, GError **error);
+gboolean sqlite_mailbox_save (SqliteConn *conn, const SqliteMailbox *mb, GError **error);
+gboolean sqlite_mailbox_exists (SqliteConn *conn, gint64 user_id, const char *name, gboolean *exists,
+                                GError **error);
+gboolean sqlite_mailbox_insert (SqliteConn *conn, const char *user, gint64 user_id, const char *name,
+                                PosthornSpecialUse special_use, PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_mailbox_create_path (SqliteConn *conn, const char *user, gint64 user_id, const char *name,
+                                     PosthornSpecialUse special_use, PosthornStoreChanges *changes,
+                                     GError **error);
+gboolean sqlite_subscription_set (SqliteConn *conn, gint64 user_id, const char *name, gboolean subscribe,
+                                  GError **error);
+void sqlite_keywords_from_column (sqlite3_stmt *stmt, int column, GArray *out);
+void sqlite_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw);
+gboolean sqlite_keyword_set_contains (GArray *set, guint32 v);
+void sqlite_keyword_set_normalize (GArray *set);
+gboolean sqlite_keyword_index (SqliteConn *conn, gint64 mailbox_id, const char *name, gboolean create,
+                               gint64 *out, GError **error);
+GArray * sqlite_keywords_resolve (SqliteConn *conn, gint64 mailbox_id, const char *const *names,
+                                  GError **error);
+GPtrArray * sqlite_keywords_list (SqliteConn *conn, gint64 mailbox_id, GError **error);
+GPtrArray * sqlite_messages_collect (SqliteConn *conn, const SqliteMailbox *mb, const guint32 *uids, guint n_uids,
+                                     gboolean all, GError **error);
+gboolean sqlite_body_release (SqliteConn *conn, gint64 body_id, GError **error);
+gboolean sqlite_body_add_refs (SqliteConn *conn, gint64 body_id, int delta, GError **error);
+gboolean sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint refs, gint64 *body_id,
+                             GError **error);
+gboolean sqlite_message_insert (SqliteConn *conn, SqliteMailbox *mb, gint64 body_id, guint32 flags, GArray *kw,
+                                gint64 internal_date, guint64 size, guint32 *uid, guint64 *modseq,
+                                GError **error);
+gboolean sqlite_message_remove (SqliteConn *conn, SqliteMailbox *mb, const SqliteMessageRow *row, guint64 *modseq,
+                                gboolean release_body, GError **error);
+
+/* sqlite-mailbox.c: the mailbox tree (vtable entries). */
+gboolean sqlite_open_user (gpointer data, const char *user, PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_list (gpointer data, const char *user, PosthornStoreMailboxes *out, GError **error);
+gboolean sqlite_create (gpointer data, const char *user, const char *name, PosthornSpecialUse special_use,
+                        PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_delete (gpointer data, const char *user, const char *name, PosthornStoreChanges *changes,
+                        GError **error);
+gboolean sqlite_rename (gpointer data, const char *user, const char *old_name, const char *new_name,
+                        PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_subscribe (gpointer data, const char *user, const char *name, gboolean subscribe,
+                           PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_status (gpointer data, const char *user, const char *name, PosthornMailboxStatus *out,
+                        GError **error);
+
+/* sqlite-sync.c: SELECT/sync (vtable entry). */
+gboolean sqlite_sync (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                      guint64 since_modseq, PosthornStoreSyncFlags flags, PosthornStoreSync *out,
+                      GError **error);
+
+/* sqlite-append.c: append with group commit (vtable entry). */
+gboolean sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
+                        const PosthornStoreTarget *targets, guint n_targets,
+                        PosthornStoreChanges *changes, GError **error);
+
+/* sqlite-messages.c: STORE, COPY/MOVE, EXPUNGE (vtable entries). */
+gboolean sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                             const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
+                             const char *const *keywords, guint64 unchangedsince,
+                             PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_copy (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                      const guint32 *uids, guint n_uids, const char *dest, gboolean move,
+                      PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_expunge (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                         const guint32 *uids, guint n_uids, PosthornStoreChanges *changes,
+                         GError **error);
+
+/* sqlite-fetch.c: FETCH, READ, SEARCH (vtable entries). */
+gboolean sqlite_fetch (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                       const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                       GError **error);
+gssize sqlite_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
+                    guint64 offset, void *buffer, gsize length, GError **error);
+gboolean sqlite_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                             PosthornSearchField field, const char *needle, GArray *out_uids,
+                             GError **error);
+
 extern const PosthornStoreVTable sqlite_store_vtable;
 
 G_END_DECLS

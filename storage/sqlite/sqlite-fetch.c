@@ -1,0 +1,229 @@
+/* storage-sqlite: reading messages: FETCH of metadata, READ of the chunked
+ * bytes and full-text SEARCH (FTS5, LIKE fallback).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "sqlite-private.h"
+
+#include <string.h>
+
+gboolean
+sqlite_fetch (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+              const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+              GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_reader (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  SqliteMailbox mb;
+  gboolean ok;
+
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_store_exec (conn, "BEGIN", error) &&
+       sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, FALSE, error)) != NULL;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+      sqlite3_stmt *stmt = sqlite_store_stmt (conn, "SELECT info FROM bodies WHERE id = ?1", error);
+      g_autoptr(GBytes) info = NULL;
+      int rc;
+
+      ok = stmt != NULL;
+      if (!ok)
+        break;
+      sqlite3_bind_int64 (stmt, 1, row->body_id);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+        info = g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize) sqlite3_column_bytes (stmt, 0));
+      sqlite3_reset (stmt);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ok = sqlite_store_set_error (conn, rc, error);
+      else
+        posthorn_store_fetch_builder_add (out, row->uid, row->internal_date, row->size, info);
+    }
+  sqlite_store_reader_release (store, conn);
+  return ok;
+}
+
+gssize
+sqlite_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
+             guint64 offset, void *buffer, gsize length, GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_reader (store, error);
+  SqliteMailbox mb;
+  sqlite3_stmt *stmt;
+  gint64 body_id = 0;
+  guint64 size = 0;
+  gssize done = -1;
+  int rc;
+
+  if (conn == NULL)
+    return -1;
+  if (!sqlite_store_exec (conn, "BEGIN", error) ||
+      !sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error))
+    goto out;
+  stmt = sqlite_store_stmt (conn, "SELECT body_id, size FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+                            error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, mb.id);
+  sqlite3_bind_int64 (stmt, 2, uid);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      body_id = sqlite3_column_int64 (stmt, 0);
+      size = (guint64) sqlite3_column_int64 (stmt, 1);
+    }
+  sqlite3_reset (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND, "no message UID %u in %s",
+                   uid, name);
+      goto out;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      sqlite_store_set_error (conn, rc, error);
+      goto out;
+    }
+  done = 0;
+  if (offset >= size)
+    goto out;
+  length = (gsize) MIN ((guint64) length, size - offset);
+
+  stmt = sqlite_store_stmt (conn, "SELECT id, data FROM chunks WHERE id >= ?1 AND id < ?2 ORDER BY id",
+                            error);
+  if (stmt == NULL)
+    {
+      done = -1;
+      goto out;
+    }
+  sqlite3_bind_int64 (stmt, 1, (body_id << SQLITE_STORE_CHUNK_BITS) |
+                                 (gint64) (offset / SQLITE_STORE_CHUNK_SIZE));
+  sqlite3_bind_int64 (stmt, 2, (body_id << SQLITE_STORE_CHUNK_BITS) |
+                                 (gint64) ((offset + length - 1) / SQLITE_STORE_CHUNK_SIZE + 1));
+  while ((gsize) done < length && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      guint64 chunk = (guint64) (sqlite3_column_int64 (stmt, 0) & ((1 << SQLITE_STORE_CHUNK_BITS) - 1));
+      guint64 chunk_start = chunk * SQLITE_STORE_CHUNK_SIZE;
+      const guint8 *bytes = sqlite3_column_blob (stmt, 1);
+      guint64 chunk_len = (guint64) sqlite3_column_bytes (stmt, 1);
+      guint64 pos = offset + (guint64) done;
+      gsize n;
+
+      if (pos < chunk_start || pos >= chunk_start + chunk_len)
+        break;
+      n = (gsize) MIN (chunk_start + chunk_len - pos, (guint64) (length - (gsize) done));
+      memcpy ((guint8 *) buffer + done, bytes + (pos - chunk_start), n);
+      done += (gssize) n;
+    }
+  sqlite3_reset (stmt);
+  if ((gsize) done < length)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED,
+                   "message UID %u of %s is damaged (chunk missing at %" G_GUINT64_FORMAT ")",
+                   uid, name, offset + (guint64) done);
+      g_warning ("%s", (*error)->message);
+      done = -1;
+    }
+out:
+  sqlite_store_reader_release (store, conn);
+  return done;
+}
+
+/* An FTS5 phrase: the text in double quotes, inner quotes doubled. */
+static char *
+fts_phrase (const char *needle)
+{
+  GString *s = g_string_new ("\"");
+
+  for (const char *p = needle; *p != '\0'; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (s, '"');
+      g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '"');
+  return g_string_free (s, FALSE);
+}
+
+static char *
+like_pattern (const char *needle)
+{
+  GString *s = g_string_new ("%");
+
+  for (const char *p = needle; *p != '\0'; p++)
+    {
+      if (*p == '%' || *p == '_' || *p == '\\')
+        g_string_append_c (s, '\\');
+      g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '%');
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+sqlite_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                    PosthornSearchField field, const char *needle, GArray *out_uids,
+                    GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_reader (store, error);
+  g_autofree char *pattern = NULL;
+  SqliteMailbox mb;
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok = FALSE;
+  gboolean body = field == POSTHORN_SEARCH_BODY;
+  int rc;
+
+  if (conn == NULL)
+    return FALSE;
+  if (!sqlite_store_exec (conn, "BEGIN", error) ||
+      !sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error))
+    goto out;
+
+  /* The trigram index answers needles of three characters or more; shorter
+   * ones are a scan of the index's text. */
+  if (g_utf8_strlen (needle, -1) >= 3)
+    {
+      g_autofree char *phrase = fts_phrase (needle);
+
+      pattern = g_strconcat (body ? "body_text : " : "{header_text body_text} : ", phrase, NULL);
+      stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
+                                      "(SELECT rowid FROM search WHERE search MATCH ?2) ORDER BY uid",
+                                error);
+    }
+  else if (*needle == '\0')
+    stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND ?2 IS NULL "
+                                    "ORDER BY uid", error);
+  else
+    {
+      pattern = like_pattern (needle);
+      stmt = sqlite_store_stmt (conn, body
+        ? "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
+          "(SELECT rowid FROM search WHERE body_text LIKE ?2 ESCAPE '\\') ORDER BY uid"
+        : "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
+          "(SELECT rowid FROM search WHERE header_text LIKE ?2 ESCAPE '\\' "
+          "OR body_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
+    }
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, mb.id);
+  if (pattern != NULL)
+    sqlite3_bind_text (stmt, 2, pattern, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      guint32 uid = (guint32) sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (out_uids, uid);
+    }
+  sqlite3_reset (stmt);
+  ok = rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
+out:
+  sqlite_store_reader_release (store, conn);
+  return ok;
+}
+

@@ -1,0 +1,193 @@
+/* storage-sqlite: changes to existing messages: STORE of flags and keywords,
+ * COPY (with keyword translation) and EXPUNGE.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "sqlite-private.h"
+
+#include <string.h>
+
+gboolean
+sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                    const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
+                    const char *const *keywords, guint64 unchangedsince,
+                    PosthornStoreChanges *changes, GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_writer (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GArray) kw = NULL;
+  g_autoptr(GArray) next_kw = g_array_new (FALSE, FALSE, sizeof (guint32));
+  SqliteMailbox mb;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, FALSE, error)) != NULL &&
+       (kw = sqlite_keywords_resolve (conn, mb.id, keywords, error)) != NULL;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+      guint32 next = row->flags;
+      guint64 modseq;
+
+      g_array_set_size (next_kw, 0);
+      switch (mode)
+        {
+        case POSTHORN_FLAGS_REPLACE:
+          next = flags;
+          g_array_append_vals (next_kw, kw->data, kw->len);
+          break;
+        case POSTHORN_FLAGS_ADD:
+          next |= flags;
+          g_array_append_vals (next_kw, row->keywords->data, row->keywords->len);
+          g_array_append_vals (next_kw, kw->data, kw->len);
+          sqlite_keyword_set_normalize (next_kw);
+          break;
+        case POSTHORN_FLAGS_REMOVE:
+          next &= ~flags;
+          for (guint k = 0; k < row->keywords->len; k++)
+            if (!sqlite_keyword_set_contains (kw, g_array_index (row->keywords, guint32, k)))
+              g_array_append_val (next_kw, g_array_index (row->keywords, guint32, k));
+          break;
+        }
+      if (unchangedsince > 0 && row->modseq > unchangedsince)
+        {
+          posthorn_store_changes_add_modified (changes, row->uid);
+          continue;
+        }
+      if (next == row->flags && next_kw->len == row->keywords->len &&
+          memcmp (next_kw->data, row->keywords->data, next_kw->len * sizeof (guint32)) == 0)
+        continue;
+      modseq = ++mb.highestmodseq;
+      stmt = sqlite_store_stmt (conn, "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 "
+                                      "WHERE mailbox_id = ?1 AND uid = ?2", error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, mb.id);
+          sqlite3_bind_int64 (stmt, 2, row->uid);
+          sqlite3_bind_int64 (stmt, 3, next);
+          sqlite_keywords_bind (stmt, 4, next_kw);
+          sqlite3_bind_int64 (stmt, 5, (gint64) modseq);
+          ok = sqlite_store_step_done (conn, stmt, error);
+        }
+      if (ok)
+        posthorn_store_changes_add_message (changes, POSTHORN_EVENT_FLAGS_CHANGED, user, name,
+                                            mb.uidvalidity, row->uid, modseq, next, 0);
+    }
+  if (ok)
+    ok = sqlite_mailbox_save (conn, &mb, error);
+  return sqlite_store_writer_done (store, ok, error);
+}
+
+/* Maps keyword indexes of one mailbox to another's (by name). */
+static GArray *
+keywords_translate (SqliteConn *conn, GPtrArray *src_names, gint64 dest_id, GArray *src,
+                    GError **error)
+{
+  g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  for (guint i = 0; i < src->len; i++)
+    {
+      guint32 idx = g_array_index (src, guint32, i);
+      gint64 dest_idx;
+      guint32 v;
+
+      if (idx + 1 >= src_names->len)
+        continue;
+      if (!sqlite_keyword_index (conn, dest_id, src_names->pdata[idx], TRUE, &dest_idx, error))
+        return NULL;
+      v = (guint32) dest_idx;
+      g_array_append_val (out, v);
+    }
+  sqlite_keyword_set_normalize (out);
+  return g_steal_pointer (&out);
+}
+
+gboolean
+sqlite_copy (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+             const guint32 *uids, guint n_uids, const char *dest, gboolean move,
+             PosthornStoreChanges *changes, GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_writer (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GPtrArray) src_names = NULL;
+  SqliteMailbox src, dst;
+  gboolean same;
+  gboolean ok;
+
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &src, error) &&
+       sqlite_mailbox_lookup (conn, user, dest, 0, &dst, error) &&
+       (rows = sqlite_messages_collect (conn, &src, uids, n_uids, FALSE, error)) != NULL &&
+       (src_names = sqlite_keywords_list (conn, src.id, error)) != NULL;
+  same = ok && src.id == dst.id;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+      g_autoptr(GArray) kw = keywords_translate (conn, src_names, dst.id, row->keywords, error);
+      SqliteMailbox *target = same ? &src : &dst;
+      guint32 uid;
+      guint64 modseq;
+
+      ok = kw != NULL &&
+           (move || sqlite_body_add_refs (conn, row->body_id, 1, error)) &&
+           sqlite_message_insert (conn, target, row->body_id, row->flags, kw, row->internal_date,
+                                  row->size, &uid, &modseq, error);
+      if (ok)
+        posthorn_store_changes_add_message (changes, POSTHORN_EVENT_MESSAGE_NEW, user, dest,
+                                            target->uidvalidity, uid, modseq, row->flags,
+                                            row->uid);
+    }
+  for (guint i = 0; ok && move && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+      guint64 modseq;
+
+      ok = sqlite_message_remove (conn, &src, row, &modseq, FALSE, error);
+      if (ok)
+        posthorn_store_changes_add_message (changes, POSTHORN_EVENT_MESSAGE_EXPUNGED, user, name,
+                                            src.uidvalidity, row->uid, modseq, 0, 0);
+    }
+  if (ok)
+    ok = sqlite_mailbox_save (conn, &src, error) && (same || sqlite_mailbox_save (conn, &dst, error));
+  return sqlite_store_writer_done (store, ok, error);
+}
+
+gboolean
+sqlite_expunge (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                const guint32 *uids, guint n_uids, PosthornStoreChanges *changes,
+                GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_writer (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  SqliteMailbox mb;
+  gboolean ok;
+
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, uids == NULL, error)) != NULL;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+      guint64 modseq;
+
+      if (!(row->flags & POSTHORN_MESSAGE_DELETED))
+        continue;
+      ok = sqlite_message_remove (conn, &mb, row, &modseq, TRUE, error);
+      if (ok)
+        posthorn_store_changes_add_message (changes, POSTHORN_EVENT_MESSAGE_EXPUNGED, user, name,
+                                            mb.uidvalidity, row->uid, modseq, 0, 0);
+    }
+  if (ok)
+    ok = sqlite_mailbox_save (conn, &mb, error);
+  return sqlite_store_writer_done (store, ok, error);
+}
+
