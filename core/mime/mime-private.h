@@ -60,7 +60,7 @@ void ph_mime_canonicalize_append (GByteArray *out, const guint8 *data, gsize len
                                   gboolean *prev_cr);
 gboolean ph_mime_write_all (int fd, const guint8 *data, gsize length, GError **error);
 
-/* message-parse.c: IMAP string writers (Dovecot's rules). */
+/* message-imap-string.c: IMAP string writers (Dovecot's rules). */
 void ph_imap_append_nstring (GString *out, const char *value);
 void ph_imap_append_string_for_humans (GString *out, const char *value, gsize length);
 
@@ -80,6 +80,90 @@ gboolean ph_mime_info_resolve_section (PosthornMessageInfo *info,
                                        guint *part_index,
                                        PhSectionKind *kind,
                                        GError **error);
+
+/* Shared between the parser's files (message-parse.c and the files it
+ * names). Functions here have the mime_ prefix: internal to the library,
+ * never exported. */
+
+/* A cursor over one header value (message-lexer.c). */
+typedef struct {
+  const char *p;
+  const char *end;
+  GString *comment;   /* the last comment skipped, or NULL */
+} MimeLexer;
+
+/* One header field of a parsed block. */
+typedef struct {
+  char *name;
+  GString *value;     /* unfolded: CR LF removed, continuation whitespace kept */
+} MimeField;
+
+/* The state of one parse (message-parse.c). */
+typedef struct {
+  const guint8 *data;
+  gsize size;
+  GPtrArray *boundaries;   /* char*, innermost last */
+  GArray *parts;           /* PhMimePart */
+  guint part_count;
+  PosthornMessageInfo *info;
+  /* where the last parsed node ended */
+  gsize end_pos;
+  gint hit;                /* boundary index that ended it, -1 for EOF */
+  gsize hit_line;          /* start of that boundary line */
+} MimeParser;
+
+/* A Content-Type or Content-Disposition parameter. */
+typedef struct {
+  char *name;
+  char *value;
+} MimeParam;
+
+/* The Content-* fields of one part (message-content.c). */
+typedef struct {
+  char *type, *subtype;
+  GArray *params;          /* MimeParam, or NULL */
+  char *id, *description, *cte, *md5;
+  char *disposition;
+  GArray *disposition_params;
+  char **languages;
+  char *location;
+} MimeContentInfo;
+
+/* What the BODYSTRUCTURE writer needs of a node beyond PhMimePart. */
+typedef struct {
+  MimeContentInfo ci;
+  char *envelope;       /* for message nodes */
+} MimeNodeExtra;
+
+/* message-imap-string.c */
+void mime_append_nstring_nolf (GString *out, const char *value);
+
+/* message-lexer.c: RFC 5322 tokens */
+void mime_lexer_init (MimeLexer *lx, const char *value, gsize length);
+gboolean mime_skip_cfws (MimeLexer *lx);
+void mime_lexer_clear (MimeLexer *lx);
+gboolean mime_parse_token (MimeLexer *lx, GString *out);
+void mime_parse_quoted (MimeLexer *lx, GString *out);
+gboolean mime_parse_atom (MimeLexer *lx, GString *out, gboolean allow_dot);
+gboolean mime_parse_phrase (MimeLexer *lx, GString *out);
+gboolean mime_parse_local_part (MimeLexer *lx, GString *out);
+gboolean mime_parse_domain (MimeLexer *lx, GString *out);
+
+/* message-parse.c: header fields of a parsed block. */
+GString *mime_find_field (GArray *fields, const char *name, gboolean last);
+char *mime_value_dup (GString *v);
+
+/* message-content.c: Content-* fields. */
+void mime_content_info_clear (MimeContentInfo *ci);
+void mime_parse_content_fields (MimeContentInfo *ci, GArray *fields);
+const char *mime_param_get (GArray *params, const char *name);
+
+/* message-bodystructure.c */
+void mime_append_part_body (MimeParser *ps, GPtrArray *extras, guint index, GString *bs, GString *body);
+
+/* message-envelope.c */
+char *mime_build_envelope (GArray *fields);
+void mime_fill_top_values (PosthornMessageInfo *info, GArray *fields);
 
 void ph_mime_init (void);
 
