@@ -272,6 +272,13 @@ imap_cmd_enable (ImapSession *session)
           session->rev2 = TRUE;
           g_string_append (enabled, " IMAP4rev2");
         }
+      else if (g_ascii_strcasecmp (caps[k], "QRESYNC") == 0 && !session->qresync)
+        {
+          /* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+          imap_session_enable_condstore (session, FALSE);
+          session->qresync = TRUE;
+          g_string_append (enabled, " QRESYNC");
+        }
       else if (g_ascii_strcasecmp (caps[k], "CONDSTORE") == 0 && !session->condstore)
         {
           imap_session_enable_condstore (session, FALSE);

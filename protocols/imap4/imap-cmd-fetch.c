@@ -748,18 +748,13 @@ imap_fetch_resolve_or_reply (ImapSession *session, const ImapSeqSet *set)
   return imap_session_resolve_set (session, set, session->cmd->uid);
 }
 
-void
-imap_cmd_fetch (ImapSession *session)
+static void
+fetch_begin (ImapSession *session)
 {
   ImapCommand *cmd = session->cmd;
   FetchJob *job;
   GArray *uids;
 
-  if (cmd->u.fetch.vanished)
-    {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not supported");
-      return;
-    }
   uids = imap_fetch_resolve_or_reply (session, cmd->u.fetch.set);
   if (uids == NULL)
     return;
@@ -826,4 +821,67 @@ imap_cmd_fetch (ImapSession *session)
         }
     }
   fetch_start (job);
+}
+
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): the UIDs of the set expunged
+ * since m come first as VANISHED (EARLIER) (RFC 7162 3.2.6). */
+static void
+fetch_vanished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ImapSession *session = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) vanished = posthorn_store_vanished_finish (result, &error);
+
+  if (imap_session_is_closed (session) || session->view == NULL)
+    {
+      imap_session_unref (session);
+      return;
+    }
+  if (vanished == NULL)
+    imap_session_finish_error (session, error, FALSE);
+  else
+    {
+      guint32 uidnext = posthorn_mailbox_view_get_uidnext (session->view);
+      g_autoptr(ImapRangeList) set =
+        imap_seqset_resolve (session->cmd->u.fetch.set, uidnext > 0 ? uidnext - 1 : 0);
+      g_autoptr(GArray) shown = g_array_new (FALSE, FALSE, sizeof (guint32));
+      g_autoptr(GString) out = g_string_new (NULL);
+
+      for (guint k = 0; k < vanished->len; k++)
+        {
+          guint32 uid = g_array_index (vanished, guint32, k);
+          if (set != NULL && imap_range_list_contains (set, uid))
+            g_array_append_val (shown, uid);
+        }
+      imap_session_append_vanished (out, (const guint32 *) shown->data, shown->len, TRUE);
+      imap_session_write_string (session, out);
+      fetch_begin (session);
+    }
+  imap_session_unref (session);
+}
+
+void
+imap_cmd_fetch (ImapSession *session)
+{
+  ImapCommand *cmd = session->cmd;
+
+  if (!cmd->u.fetch.vanished)
+    {
+      fetch_begin (session);
+      return;
+    }
+  if (!session->qresync)
+    {
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not enabled");
+      return;
+    }
+  if (cmd->u.fetch.set->saved)
+    {
+      fetch_begin (session);
+      return;
+    }
+  posthorn_store_vanished_async (session->user, session->selected,
+                                 posthorn_mailbox_view_get_uidvalidity (session->view),
+                                 cmd->u.fetch.changedsince, session->cancellable,
+                                 fetch_vanished, imap_session_ref (session));
 }

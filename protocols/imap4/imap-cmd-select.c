@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The selected state: SELECT EXAMINE CLOSE UNSELECT CHECK EXPUNGE and
- * UID EXPUNGE (UIDPLUS). */
+/* The selected state: SELECT EXAMINE (CONDSTORE, QRESYNC) CLOSE UNSELECT
+ * CHECK EXPUNGE and UID EXPUNGE (UIDPLUS). */
 #include "imap-session.h"
 
 static void
@@ -35,6 +35,68 @@ imap_session_subscribe_selected (ImapSession *session)
   session->event_sub = posthorn_event_subscribe (posthorn_store_user_get_name (session->user),
                                                  session->selected, on_mailbox_event,
                                                  session, NULL);
+}
+
+static void
+select_finish (ImapSession *session)
+{
+  imap_session_finish (session, IMAP_SYNC_NONE, "OK",
+                       session->read_only ? "READ-ONLY" : "READ-WRITE", "%s completed.",
+                       session->cmd->name);
+}
+
+/* SELECT (QRESYNC ...): what vanished since the client's MODSEQ (among
+ * its known UIDs, if it gave them), then every message changed since. */
+static void
+qresync_vanished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ImapSession *session = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) vanished = posthorn_store_vanished_finish (result, &error);
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GArray) shown = g_array_new (FALSE, FALSE, sizeof (guint32));
+  const ImapSeqSet *known = session->cmd != NULL ? session->cmd->u.select.known_uids : NULL;
+  guint64 since = session->cmd != NULL ? session->cmd->u.select.modseq : 0;
+  PosthornMailboxView *view = session->view;
+
+  if (imap_session_is_closed (session) || view == NULL)
+    {
+      imap_session_unref (session);
+      return;
+    }
+  if (vanished == NULL)
+    {
+      imap_session_finish_error (session, error, FALSE);
+      imap_session_unref (session);
+      return;
+    }
+  {
+    guint32 uidnext = posthorn_mailbox_view_get_uidnext (view);
+    g_autoptr(ImapRangeList) known_list =
+      known != NULL ? imap_seqset_resolve (known, uidnext > 0 ? uidnext - 1 : 0) : NULL;
+
+    for (guint k = 0; k < vanished->len; k++)
+      {
+        guint32 uid = g_array_index (vanished, guint32, k);
+        if (known_list == NULL || imap_range_list_contains (known_list, uid))
+          g_array_append_val (shown, uid);
+      }
+  }
+  imap_session_append_vanished (out, (const guint32 *) shown->data, shown->len, TRUE);
+  for (guint seq = 1; seq <= posthorn_mailbox_view_get_count (view); seq++)
+    {
+      guint64 modseq = posthorn_mailbox_view_get_modseq (view, seq);
+
+      if (modseq <= since)
+        continue;
+      g_string_append_printf (out, "* %u FETCH (UID %u FLAGS ", seq,
+                              posthorn_mailbox_view_get_uid (view, seq));
+      imap_session_append_flags (session, out, seq);
+      g_string_append_printf (out, " MODSEQ (%" G_GUINT64_FORMAT "))\r\n", modseq);
+    }
+  imap_session_write_string (session, out);
+  select_finish (session);
+  imap_session_unref (session);
 }
 
 static void
@@ -89,9 +151,16 @@ select_opened (GObject *source, GAsyncResult *result, gpointer user_data)
       g_string_append (out, "\r\n");
     }
   imap_session_write_string (session, out);
-  imap_session_finish (session, IMAP_SYNC_NONE, "OK",
-                       session->read_only ? "READ-ONLY" : "READ-WRITE", "%s completed.",
-                       session->cmd->name);
+  if (session->cmd->u.select.qresync
+      && session->cmd->u.select.uidvalidity == posthorn_mailbox_view_get_uidvalidity (view))
+    {
+      posthorn_store_vanished_async (session->user, session->selected,
+                                     posthorn_mailbox_view_get_uidvalidity (view),
+                                     session->cmd->u.select.modseq, session->cancellable,
+                                     qresync_vanished, session);
+      return;
+    }
+  select_finish (session);
   imap_session_unref (session);
 }
 
@@ -103,15 +172,15 @@ imap_cmd_select (ImapSession *session)
                                                             session->cmd->u.select.mailbox,
                                                             &error);
 
-  if (session->cmd->u.select.qresync)
+  if (session->cmd->u.select.qresync && !session->qresync)
     {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not supported");
+      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "QRESYNC is not enabled");
       return;
     }
   if (session->state == IMAP_STATE_SELECTED)
     {
       imap_session_unselect (session);
-      if (session->rev2)
+      if (session->rev2 || session->qresync)
         imap_session_write_literal (session, "* OK [CLOSED] Previous mailbox closed.\r\n");
     }
   if (name == NULL)

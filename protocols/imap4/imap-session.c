@@ -103,7 +103,7 @@ imap_session_capabilities (ImapSession *session)
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
                          " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE"
-                         " CONDSTORE");
+                         " CONDSTORE QRESYNC");
   if (session->settings->quota_storage > 0)
     g_string_append (caps, " QUOTA QUOTA=RES-STORAGE");
   if (session->settings->append_limit > 0)
@@ -344,9 +344,17 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
       const guint32 *changed;
       guint n_exp = 0, n_new, n_changed = 0;
 
-      seqs = posthorn_view_changes_get_expunged_seqs (changes, &n_exp);
-      for (guint k = 0; k < n_exp; k++)
-        g_string_append_printf (out, "* %u EXPUNGE\r\n", seqs[k]);
+      if (session->qresync)
+        {
+          const guint32 *gone = posthorn_view_changes_get_expunged_uids (changes, &n_exp);
+          imap_session_append_vanished (out, gone, n_exp, FALSE);
+        }
+      else
+        {
+          seqs = posthorn_view_changes_get_expunged_seqs (changes, &n_exp);
+          for (guint k = 0; k < n_exp; k++)
+            g_string_append_printf (out, "* %u EXPUNGE\r\n", seqs[k]);
+        }
       n_new = posthorn_view_changes_get_new_count (changes);
       if (posthorn_view_changes_get_keywords_changed (changes))
         {
@@ -507,6 +515,20 @@ imap_session_enable_condstore (ImapSession *session, gboolean quiet)
   if (!quiet && session->state == IMAP_STATE_SELECTED && session->view != NULL)
     imap_session_printf (session, "* OK [HIGHESTMODSEQ %" G_GUINT64_FORMAT "] Highest\r\n",
                          posthorn_mailbox_view_get_highestmodseq (session->view));
+}
+
+void
+imap_session_append_vanished (GString *out, const guint32 *uids, guint n, gboolean earlier)
+{
+  g_autoptr(ImapRangeList) list = imap_range_list_new ();
+  g_autofree char *set = NULL;
+
+  if (n == 0)
+    return;
+  for (guint k = 0; k < n; k++)
+    imap_range_list_add (list, uids[k], uids[k]);
+  set = imap_range_list_to_string (list);
+  g_string_append_printf (out, "* VANISHED %s%s\r\n", earlier ? "(EARLIER) " : "", set);
 }
 
 void

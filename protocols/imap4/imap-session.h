@@ -56,6 +56,7 @@ struct _ImapSession {
   gboolean rev2;
   gboolean utf8_accept;
   gboolean condstore;              /* RFC 7162: MODSEQ in FETCH, HIGHESTMODSEQ */
+  gboolean qresync;                /* RFC 7162: VANISHED instead of EXPUNGE */
 
   /* authenticated */
   char *username;
@@ -137,6 +138,10 @@ char *imap_session_capabilities (ImapSession *session);
  * mailbox selected the first time, also "* OK [HIGHESTMODSEQ n]" unless
  * @quiet (SELECT sends it itself). */
 void imap_session_enable_condstore (ImapSession *session, gboolean quiet);
+
+/* Appends "* VANISHED [(EARLIER) ]set\r\n" for @n ascending UIDs (nothing
+ * when @n is 0). */
+void imap_session_append_vanished (GString *out, const guint32 *uids, guint n, gboolean earlier);
 
 /* Leaves the selected state (no untagged output). */
 void imap_session_unselect (ImapSession *session);

@@ -199,6 +199,113 @@ test_condstore_enabling (Fixture *f, gconstpointer data)
   g_free (imap_test_fail (f->other, "SORT (DATE) UTF-8 MODSEQ 1"));
 }
 
+/* The VANISHED and FETCH lines of @lines, joined by '|', then the tagged
+ * line without its tag. */
+static char *
+qresync_lines (GPtrArray *lines)
+{
+  GString *out = g_string_new (NULL);
+  const char *tagged = imap_test_tagged (lines);
+
+  for (guint k = 0; k + 1 < lines->len; k++)
+    {
+      const char *line = g_ptr_array_index (lines, k);
+      if (g_str_has_prefix (line, "* VANISHED") || strstr (line, " FETCH (") != NULL
+          || strstr (line, " EXPUNGE") != NULL || strstr (line, "[CLOSED]") != NULL)
+        g_string_append_printf (out, "%s|", line);
+    }
+  g_string_append (out, strchr (tagged, ' ') + 1);
+  return g_string_free (out, FALSE);
+}
+
+static void
+expect_qresync (PhTestClient *client, const char *command, const char *expected)
+{
+  static guint counter;
+  g_autofree char *tag = g_strdup_printf ("Q%u", ++counter);
+  g_autoptr(GPtrArray) lines = imap_test_command (client, tag, command);
+  g_autofree char *got = qresync_lines (lines);
+
+  g_assert_cmpstr (got, ==, expected);
+}
+
+static void
+test_qresync (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *cmd = NULL;
+  g_autofree char *want = NULL;
+  guint32 uidvalidity;
+  guint64 h;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  lines = imap_test_ok (f->client, "CAPABILITY");
+  g_assert_nonnull (imap_test_find (lines, " QRESYNC"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  for (guint k = 0; k < 5; k++)
+    append_sample (f->client, "m");
+  /* not enabled yet: SELECT (QRESYNC ...) and VANISHED are BAD */
+  g_free (imap_test_fail (f->client, "SELECT INBOX (QRESYNC (1 1))"));
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_free (imap_test_fail (f->client, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)"));
+  expect_response (f->client, "ENABLE QRESYNC", "* OK [HIGHESTMODSEQ 6] Highest",
+                   "* ENABLED QRESYNC", "OK Enabled.", NULL);
+  /* reselecting says [CLOSED] */
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_assert_nonnull (imap_test_find (lines, "* OK [CLOSED]"));
+  h = highestmodseq (lines);
+  g_assert_cmpuint (h, ==, 6);
+  uidvalidity = (guint32) g_ascii_strtoull (strstr (imap_test_find (lines, "[UIDVALIDITY "), "[UIDVALIDITY ") + 13, NULL, 10);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* VANISHED instead of EXPUNGE */
+  expect_qresync (f->client, "STORE 1 +FLAGS (\\Seen)",
+                  "* 1 FETCH (FLAGS (\\Seen) MODSEQ (7))|OK Store completed.");
+  expect_qresync (f->client, "STORE 2,4 +FLAGS.SILENT (\\Deleted)",
+                  "* 2 FETCH (MODSEQ (8))|* 4 FETCH (MODSEQ (9))|OK Store completed.");
+  expect_qresync (f->client, "UID EXPUNGE 2", "* VANISHED 2|OK Expunge completed.");
+  expect_qresync (f->client, "EXPUNGE", "* VANISHED 4|OK Expunge completed.");
+
+  /* another client resynchronises from MODSEQ 6 */
+  f->other = imap_test_login (f->server, IMAP_TEST_USER);
+  lines = imap_test_ok (f->other, "ENABLE QRESYNC");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  cmd = g_strdup_printf ("SELECT INBOX (QRESYNC (%u %" G_GUINT64_FORMAT "))", uidvalidity, h);
+  expect_qresync (f->other, cmd,
+                  "* VANISHED (EARLIER) 2,4|* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (7))"
+                  "|OK [READ-WRITE] SELECT completed.");
+  /* with known UIDs: only those vanish */
+  g_clear_pointer (&cmd, g_free);
+  cmd = g_strdup_printf ("EXAMINE INBOX (QRESYNC (%u %" G_GUINT64_FORMAT " 1:3))", uidvalidity, h);
+  expect_qresync (f->other, cmd,
+                  "* OK [CLOSED] Previous mailbox closed.|* VANISHED (EARLIER) 2"
+                  "|* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (7))|OK [READ-ONLY] EXAMINE completed.");
+  /* the expunges took MODSEQs 10 and 11: since 10 only UID 4 vanished,
+   * since 11 nothing changed */
+  g_clear_pointer (&cmd, g_free);
+  cmd = g_strdup_printf ("EXAMINE INBOX (QRESYNC (%u 10))", uidvalidity);
+  expect_qresync (f->other, cmd,
+                  "* OK [CLOSED] Previous mailbox closed.|* VANISHED (EARLIER) 4"
+                  "|OK [READ-ONLY] EXAMINE completed.");
+  g_clear_pointer (&cmd, g_free);
+  cmd = g_strdup_printf ("EXAMINE INBOX (QRESYNC (%u 11))", uidvalidity);
+  expect_qresync (f->other, cmd,
+                  "* OK [CLOSED] Previous mailbox closed.|OK [READ-ONLY] EXAMINE completed.");
+  /* another UIDVALIDITY: a plain SELECT */
+  g_clear_pointer (&cmd, g_free);
+  cmd = g_strdup_printf ("EXAMINE INBOX (QRESYNC (%u 1))", uidvalidity + 1);
+  expect_qresync (f->other, cmd,
+                  "* OK [CLOSED] Previous mailbox closed.|OK [READ-ONLY] EXAMINE completed.");
+
+  /* UID FETCH CHANGEDSINCE VANISHED, limited to the set */
+  expect_qresync (f->other, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)",
+                  "* VANISHED (EARLIER) 2,4|* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (7))"
+                  "|OK Fetch completed.");
+  expect_qresync (f->other, "UID FETCH 3:5 (FLAGS) (CHANGEDSINCE 6 VANISHED)",
+                  "* VANISHED (EARLIER) 4|OK Fetch completed.");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -207,5 +314,6 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
   ADD ("/imap4/condstore/select-fetch-store-search", test_condstore, NULL);
   ADD ("/imap4/condstore/enabling-commands", test_condstore_enabling, NULL);
+  ADD ("/imap4/qresync/select-vanished-fetch", test_qresync, NULL);
   return g_test_run ();
 }
