@@ -77,7 +77,7 @@ store_synced (ImapSession *session, gpointer user_data)
                   || (silent && !uid_listed (job->changed, uid)))
                 continue;
               g_string_append_printf (out, "* %u FETCH (", seq);
-              if (session->cmd->uid)
+              if (session->cmd->uid || session->qresync)
                 g_string_append_printf (out, "UID %u ", uid);
               if (!silent)
                 {

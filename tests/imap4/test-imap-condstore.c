@@ -261,9 +261,9 @@ test_qresync (Fixture *f, gconstpointer data)
 
   /* VANISHED instead of EXPUNGE */
   expect_qresync (f->client, "STORE 1 +FLAGS (\\Seen)",
-                  "* 1 FETCH (FLAGS (\\Seen) MODSEQ (7))|OK Store completed.");
+                  "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (7))|OK Store completed.");
   expect_qresync (f->client, "STORE 2,4 +FLAGS.SILENT (\\Deleted)",
-                  "* 2 FETCH (MODSEQ (8))|* 4 FETCH (MODSEQ (9))|OK Store completed.");
+                  "* 2 FETCH (UID 2 MODSEQ (8))|* 4 FETCH (UID 4 MODSEQ (9))|OK Store completed.");
   expect_qresync (f->client, "UID EXPUNGE 2", "* VANISHED 2|OK Expunge completed.");
   expect_qresync (f->client, "EXPUNGE", "* VANISHED 4|OK Expunge completed.");
 
@@ -304,6 +304,19 @@ test_qresync (Fixture *f, gconstpointer data)
                   "|OK Fetch completed.");
   expect_qresync (f->other, "UID FETCH 3:5 (FLAGS) (CHANGEDSINCE 6 VANISHED)",
                   "* VANISHED (EARLIER) 4|OK Fetch completed.");
+
+  /* another session's changes: FETCH with UID and MODSEQ, VANISHED (a
+   * message flagged and expunged between two syncs only vanishes) */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "UID STORE 3 +FLAGS.SILENT (\\Flagged)");
+  expect_qresync (f->other, "NOOP",
+                  "* 2 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (12))|OK NOOP completed.");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "UID STORE 5 +FLAGS.SILENT (\\Deleted)");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "UID EXPUNGE 5");
+  expect_qresync (f->other, "NOOP",
+                  "* VANISHED 5|OK NOOP completed.");
 }
 
 int
