@@ -100,6 +100,8 @@ struct _PosthornConnection {
   guint64 bytes_left;
   guint pause_count;
   gboolean eof;
+  PosthornInputFilter in_filter;  /* struct_size 0: none */
+  gpointer in_filter_data;
 
   /* output */
   GQueue out_queue;     /* GBytes */
@@ -691,6 +693,8 @@ conn_free (PosthornConnection *conn)
 {
   g_assert (conn->life == LIFE_CLOSED || conn->fd < 0);
   conn_release_old_handler (conn);
+  if (conn->in_filter.free != NULL)
+    conn->in_filter.free (conn->in_filter_data);
   g_free (conn->in_buf);
   g_queue_clear_full (&conn->out_queue, (GDestroyNotify) g_bytes_unref);
   if (conn->out_tail != NULL)
@@ -786,6 +790,56 @@ conn_finish (PosthornConnection *conn, const char *reason)
 
 typedef enum { READ_DATA, READ_AGAIN, READ_EOF, READ_ERROR } ReadResult;
 
+/* Replaces the @length raw bytes at @offset of the input buffer (the end
+ * of it) by what the input filter makes of them. */
+static gboolean
+conn_filter_input (PosthornConnection *conn, gsize offset, gsize length)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!conn->in_filter.input (conn->in_filter_data, conn->in_buf + offset, length, out, &error))
+    {
+      posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "input filter: %s",
+                               error != NULL ? error->message : "failed");
+      conn->in_end = offset;
+      return FALSE;
+    }
+  if (offset + out->len > conn->in_size)
+    {
+      conn->in_size = offset + out->len;
+      conn->in_buf = g_realloc (conn->in_buf, conn->in_size + 1);
+    }
+  if (out->len > 0)
+    memcpy (conn->in_buf + offset, out->data, out->len);
+  conn->in_end = offset + out->len;
+  return TRUE;
+}
+
+void
+posthorn_connection_set_input_filter (PosthornConnection *conn,
+                                      const PosthornInputFilter *filter,
+                                      gpointer filter_data)
+{
+  g_return_if_fail (conn != NULL);
+  g_return_if_fail (filter != NULL && filter->input != NULL);
+  g_return_if_fail (conn->in_filter.struct_size == 0);
+
+  memcpy (&conn->in_filter, filter, MIN (filter->struct_size, sizeof conn->in_filter));
+  conn->in_filter.struct_size = sizeof conn->in_filter;
+  conn->in_filter_data = filter_data;
+  if (conn->in_buf != NULL && conn->in_end > conn->in_start)
+    {
+      gsize pending = conn->in_end - conn->in_start;
+
+      memmove (conn->in_buf, conn->in_buf + conn->in_start, pending);
+      conn->in_start = 0;
+      conn->in_end = pending;
+      if (!conn_filter_input (conn, 0, pending))
+        conn_finish (conn, "input filter error");
+    }
+}
+
 static ReadResult
 conn_read_some (PosthornConnection *conn)
 {
@@ -841,8 +895,10 @@ conn_read_some (PosthornConnection *conn)
   if (n == 0)
     return READ_EOF;
   net_service_count (conn->service, "bytes_in", (guint64) n);
-  conn->in_end += (gsize) n;
   conn->last_activity = g_get_monotonic_time ();
+  if (conn->in_filter.struct_size != 0)
+    return conn_filter_input (conn, conn->in_end, (gsize) n) ? READ_DATA : READ_ERROR;
+  conn->in_end += (gsize) n;
   return READ_DATA;
 }
 

@@ -328,6 +328,24 @@ test_lines_too_long (Fixture *fixture, gconstpointer data)
   expect_line (client, "+OK[LF] bare");
 }
 
+/* An input filter (ROT13) sees what follows the command that installs
+ * it, also bytes already buffered; corrupt input closes the connection. */
+static void
+test_input_filter (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestClient) client = echo_connect (fixture->server, FALSE);
+
+  ph_test_client_send (client, "ROT13\r\nRPUB cvcryvarq\r\n", -1);
+  expect_line (client, "+OK rot13");
+  expect_line (client, "+OK pipelined");
+  ph_test_client_send (client, "RPUB ", -1);
+  g_usleep (20 * 1000);
+  ph_test_client_send (client, "nsgre\r\n", -1);
+  expect_line (client, "+OK after");
+  ph_test_client_send (client, "RPUB \0\r\n", 8);
+  g_assert_true (ph_test_client_wait_closed (client, 5000));
+}
+
 static void
 test_lines_split_long (Fixture *fixture, gconstpointer data)
 {
@@ -1020,6 +1038,7 @@ main (int argc, char **argv)
   ADD ("/net/tls/reload-broken", NULL, test_tls_reload_broken);
   ADD ("/net/lines/too-long", "[test-echo]\nmax_line=100\n", test_lines_too_long);
   ADD ("/net/lines/split-long", "[test-echo]\nmax_line=100\nsplit_long=true\n", test_lines_split_long);
+  ADD ("/net/lines/input-filter", NULL, test_input_filter);
   ADD ("/net/bytes/across-packets", NULL, test_bytes_across_packets);
   ADD ("/net/bytes/across-packets-tls", NULL, test_bytes_across_packets_tls);
   ADD ("/net/input/pipelining-pause", NULL, test_input_pipelining_pause);

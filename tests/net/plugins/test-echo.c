@@ -20,6 +20,9 @@
  *   LATER n        starts LITERAL n from a timer, outside any callback
  *   IDLE s         sets this connection's idle timeout: +OK
  *   SWITCH         installs a fresh handler state: +OK switched
+ *   ROT13          +OK rot13, then input (also what is already buffered)
+ *                  goes through a ROT13 input filter; a NUL byte is
+ *                  corrupt input and closes the connection
  *   STATS          one "* ID PEER USER STATE" line per open session (from
  *                  ph_net_sessions()), then +OK connections=N refused=N
  *                  (ph_net_counters(); the test plugin may use the core's
@@ -188,6 +191,34 @@ echo_channel_binding (EchoSession *session, const char *arg)
   posthorn_connection_printf (session->conn, "+OK %s\r\n", hex->str);
 }
 
+static gboolean
+echo_rot13_input (gpointer filter_data, const guint8 *data, gsize length,
+                  GByteArray *out, GError **error)
+{
+  for (gsize k = 0; k < length; k++)
+    {
+      guint8 c = data[k];
+
+      if (c == 0)
+        {
+          g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID, "NUL in ROT13 input");
+          return FALSE;
+        }
+      if (g_ascii_isalpha (c))
+        {
+          guint8 base = g_ascii_isupper (c) ? 'A' : 'a';
+          c = (guint8) (base + (c - base + 13) % 26);
+        }
+      g_byte_array_append (out, &c, 1);
+    }
+  return TRUE;
+}
+
+static const PosthornInputFilter echo_rot13_filter = {
+  .struct_size = sizeof (PosthornInputFilter),
+  .input = echo_rot13_input,
+};
+
 static void
 echo_line (PosthornConnection *conn, const char *line, gsize length,
            PosthornLineEnd end, gpointer user_data)
@@ -276,6 +307,11 @@ echo_line (PosthornConnection *conn, const char *line, gsize length,
     }
   else if (strcmp (line, "STATS") == 0)
     echo_stats (conn);
+  else if (strcmp (line, "ROT13") == 0)
+    {
+      posthorn_connection_write_string (conn, "+OK rot13\r\n");
+      posthorn_connection_set_input_filter (conn, &echo_rot13_filter, NULL);
+    }
   else if (strcmp (line, "ABORT") == 0)
     {
       /* Aborting drops queued output; later writes are dropped too. */
