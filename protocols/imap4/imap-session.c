@@ -18,6 +18,7 @@ imap_session_unref (ImapSession *session)
   if (!g_atomic_int_dec_and_test (&session->ref))
     return;
   imap_idle_forget (session);
+  imap_compress_free (session);
   imap_parser_free (&session->parser);
   g_clear_pointer (&session->cmd, imap_command_free);
   g_clear_pointer (&session->append_writer, posthorn_message_writer_free);
@@ -46,7 +47,11 @@ imap_session_is_closed (ImapSession *session)
 void
 imap_session_write (ImapSession *session, const void *data, gsize length)
 {
-  if (session->conn != NULL)
+  if (session->conn == NULL || length == 0)
+    return;
+  if (session->deflate != NULL)
+    imap_compress_write (session, data, length);
+  else
     posthorn_connection_write (session->conn, data, length);
 }
 
@@ -104,6 +109,8 @@ imap_session_capabilities (ImapSession *session)
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
                          " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE"
                          " CONDSTORE QRESYNC");
+  if (session->deflate == NULL)
+    g_string_append (caps, " COMPRESS=DEFLATE");
   if (session->settings->quota_storage > 0)
     g_string_append (caps, " QUOTA QUOTA=RES-STORAGE");
   if (session->settings->append_limit > 0)
@@ -592,7 +599,7 @@ dispatch (ImapSession *session)
 {
   ImapCommand *cmd = session->cmd;
 
-  if (cmd->type == IMAP_COMMAND_NOTIFY || cmd->type == IMAP_COMMAND_COMPRESS)
+  if (cmd->type == IMAP_COMMAND_NOTIFY)
     {
       bad (session, "Command not supported by this server");
       return;
@@ -613,6 +620,7 @@ dispatch (ImapSession *session)
     case IMAP_COMMAND_CAPABILITY: imap_cmd_capability (session); break;
     case IMAP_COMMAND_NOOP: imap_cmd_noop (session); break;
     case IMAP_COMMAND_IDLE: imap_cmd_idle (session); break;
+    case IMAP_COMMAND_COMPRESS: imap_cmd_compress (session); break;
     case IMAP_COMMAND_LOGOUT: imap_cmd_logout (session); break;
     case IMAP_COMMAND_STARTTLS: imap_cmd_starttls (session); break;
     case IMAP_COMMAND_AUTHENTICATE: imap_cmd_authenticate (session); break;

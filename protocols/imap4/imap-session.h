@@ -77,6 +77,9 @@ struct _ImapSession {
   const char *idle_end_status;     /* "OK" or "BAD" for idle_done */
   GList idle_link;                 /* in the shared keepalive list */
 
+  /* COMPRESS=DEFLATE (imap-cmd-compress.c): a z_stream, or NULL */
+  gpointer deflate;
+
   /* output backpressure: called once when the output queue drained */
   void (*drained) (ImapSession *session, gpointer user_data);
   gpointer drained_data;
@@ -226,6 +229,11 @@ void imap_cmd_idle_line (ImapSession *session, const char *line, gsize length);
 void imap_idle_mailbox_changed (ImapSession *session);
 /* The connection is gone: leave the keepalive list. */
 void imap_idle_forget (ImapSession *session);
+
+void imap_cmd_compress (ImapSession *session);
+/* Deflates @data into the output (Z_SYNC_FLUSH); only with session->deflate. */
+void imap_compress_write (ImapSession *session, const void *data, gsize length);
+void imap_compress_free (ImapSession *session);
 
 void imap_cmd_getquota (ImapSession *session);
 void imap_cmd_getquotaroot (ImapSession *session);

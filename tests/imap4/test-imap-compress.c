@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* COMPRESS=DEFLATE (RFC 4978) against the real daemon, driven by a zlib
+ * client: plain and over TLS, a large compressible APPEND and FETCH
+ * (the inflated input far larger than one read), IDLE updates through
+ * the deflate stream, COMPRESSIONACTIVE, the refusals, corrupt input. */
+#include "imap-test-client.h"
+
+#include <zlib.h>
+
+typedef struct {
+  PhTestServer *server;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->server = imap_test_server_new (data);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->server, ph_test_server_free);
+}
+
+/* A client speaking through deflate/inflate after COMPRESS DEFLATE. */
+typedef struct {
+  PhTestClient *client;
+  z_stream def;
+  z_stream inf;
+  GByteArray *in;     /* inflated, not yet consumed */
+} ZClient;
+
+static void
+zclient_start (ZClient *z, PhTestClient *client)
+{
+  memset (z, 0, sizeof *z);
+  z->client = client;
+  g_assert_cmpint (deflateInit2 (&z->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                                 Z_DEFAULT_STRATEGY), ==, Z_OK);
+  g_assert_cmpint (inflateInit2 (&z->inf, -15), ==, Z_OK);
+  z->in = g_byte_array_new ();
+}
+
+static void
+zclient_stop (ZClient *z)
+{
+  deflateEnd (&z->def);
+  inflateEnd (&z->inf);
+  g_byte_array_unref (z->in);
+}
+
+static void
+zsend (ZClient *z, const void *data, gsize length)
+{
+  guint8 buf[4096];
+
+  z->def.next_in = (Bytef *) data;
+  z->def.avail_in = (uInt) length;
+  do
+    {
+      z->def.next_out = buf;
+      z->def.avail_out = sizeof buf;
+      g_assert_cmpint (deflate (&z->def, Z_SYNC_FLUSH), !=, Z_STREAM_ERROR);
+      g_assert_true (ph_test_client_send (z->client, buf, (gssize) (sizeof buf - z->def.avail_out)));
+    }
+  while (z->def.avail_out == 0);
+}
+
+static void
+zsend_line (ZClient *z, const char *line)
+{
+  g_autofree char *text = g_strconcat (line, "\r\n", NULL);
+
+  zsend (z, text, strlen (text));
+}
+
+/* Reads compressed bytes until @need inflated bytes are buffered. */
+static void
+zfill (ZClient *z, gsize need)
+{
+  while (z->in->len < need)
+    {
+      g_autoptr(GBytes) raw = ph_test_client_read_exact (z->client, 1);
+      guint8 buf[65536];
+      gsize size;
+
+      g_assert_nonnull (raw);
+      z->inf.next_in = (Bytef *) g_bytes_get_data (raw, &size);
+      z->inf.avail_in = (uInt) size;
+      do
+        {
+          z->inf.next_out = buf;
+          z->inf.avail_out = sizeof buf;
+          g_assert_cmpint (inflate (&z->inf, Z_NO_FLUSH), >=, Z_OK);
+          g_byte_array_append (z->in, buf, (guint) (sizeof buf - z->inf.avail_out));
+        }
+      while (z->inf.avail_out == 0);
+    }
+}
+
+static char *
+zread_line (ZClient *z)
+{
+  for (;;)
+    {
+      for (guint k = 0; k + 1 < z->in->len; k++)
+        if (z->in->data[k] == '\r' && z->in->data[k + 1] == '\n')
+          {
+            char *line = g_strndup ((const char *) z->in->data, k);
+            g_byte_array_remove_range (z->in, 0, k + 2);
+            return line;
+          }
+      zfill (z, z->in->len + 1);
+    }
+}
+
+static void
+zexpect (ZClient *z, const char *expected)
+{
+  g_autofree char *line = zread_line (z);
+
+  g_assert_cmpstr (line, ==, expected);
+}
+
+/* Skips untagged lines up to the one starting with @prefix. */
+static char *
+zexpect_prefix (ZClient *z, const char *prefix)
+{
+  for (;;)
+    {
+      char *line = zread_line (z);
+      if (g_str_has_prefix (line, prefix))
+        return line;
+      g_assert_true (line[0] == '*');
+      g_free (line);
+    }
+}
+
+static PhTestClient *
+login_compress (PhTestServer *server, gboolean tls, ZClient *z)
+{
+  PhTestClient *client = ph_test_client_connect (server, "imap4", tls);
+  g_autofree char *greeting = ph_test_client_expect_line_prefix (client, "* OK");
+  g_autoptr(GPtrArray) lines = NULL;
+
+  g_assert_null (strstr (greeting, "COMPRESS"));
+  lines = imap_test_ok (client, "LOGIN alice@example.org secret");
+  g_assert_nonnull (strstr (imap_test_tagged (lines), " COMPRESS=DEFLATE"));
+  g_assert_true (ph_test_client_send (client, "z1 COMPRESS DEFLATE\r\n", -1));
+  g_free (ph_test_client_expect_line_prefix (client, "z1 OK"));
+  zclient_start (z, client);
+  return client;
+}
+
+static void
+test_compress_plain (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = NULL;
+  g_autoptr(PhTestClient) other = NULL;
+  g_autoptr(GString) msg = g_string_new ("From: a@example.org\r\nSubject: big\r\n\r\n");
+  g_autofree char *line = NULL;
+  g_autofree char *header = NULL;
+  ZClient z;
+
+  client = login_compress (f->server, FALSE, &z);
+  zsend_line (&z, "a1 NOOP");
+  zexpect (&z, "a1 OK NOOP completed.");
+  zsend_line (&z, "a2 CAPABILITY");
+  line = zread_line (&z);
+  g_assert_true (g_str_has_prefix (line, "* CAPABILITY "));
+  g_assert_null (strstr (line, "COMPRESS=DEFLATE"));
+  zexpect (&z, "a2 OK Capability completed.");
+  zsend_line (&z, "a3 COMPRESS DEFLATE");
+  zexpect (&z, "a3 NO [COMPRESSIONACTIVE] DEFLATE active via COMPRESS");
+
+  /* 300 KB that deflate shrinks to a few KB: one read inflates to far
+   * more than the connection's read size */
+  while (msg->len < 300 * 1024)
+    g_string_append (msg, "All work and no play makes Jack a dull boy.\r\n");
+  header = g_strdup_printf ("a4 APPEND INBOX {%" G_GSIZE_FORMAT "+}\r\n", msg->len);
+  zsend (&z, header, strlen (header));
+  zsend (&z, msg->str, msg->len);
+  zsend (&z, "\r\n", 2);
+  g_clear_pointer (&line, g_free);
+  line = zexpect_prefix (&z, "a4 ");
+  g_assert_true (g_str_has_prefix (line, "a4 OK [APPENDUID "));
+  zsend_line (&z, "a5 SELECT INBOX");
+  g_clear_pointer (&line, g_free);
+  line = zexpect_prefix (&z, "a5 ");
+  g_assert_true (g_str_has_prefix (line, "a5 OK [READ-WRITE]"));
+  zsend_line (&z, "a6 FETCH 1 BODY.PEEK[]");
+  {
+    g_autofree char *want = g_strdup_printf ("* 1 FETCH (BODY[] {%" G_GSIZE_FORMAT "}", msg->len);
+    zexpect (&z, want);
+  }
+  zfill (&z, msg->len);
+  g_assert_true (memcmp (z.in->data, msg->str, msg->len) == 0);
+  g_byte_array_remove_range (z.in, 0, (guint) msg->len);
+  zexpect (&z, ")");
+  zexpect (&z, "a6 OK Fetch completed.");
+
+  /* IDLE updates come through the deflate stream */
+  other = imap_test_login (f->server, IMAP_TEST_USER);
+  zsend_line (&z, "a7 IDLE");
+  zexpect (&z, "+ idling");
+  {
+    static const char small[] = "From: b@example.org\r\nSubject: s\r\n\r\nhi\r\n";
+    g_autofree char *tagged = imap_test_append (other, "INBOX", NULL, small, sizeof small - 1);
+    g_assert_true (g_str_has_prefix (tagged, "OK"));
+  }
+  zexpect (&z, "* 2 EXISTS");
+  zexpect (&z, "* 2 RECENT");
+  zsend_line (&z, "DONE");
+  zexpect (&z, "a7 OK Idle completed.");
+  zsend_line (&z, "a8 LOGOUT");
+  g_clear_pointer (&line, g_free);
+  line = zread_line (&z);
+  g_assert_true (g_str_has_prefix (line, "* BYE"));
+  zexpect (&z, "a8 OK Logout completed.");
+  zclient_stop (&z);
+}
+
+static void
+test_compress_tls (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = NULL;
+  g_autofree char *line = NULL;
+  ZClient z;
+
+  client = login_compress (f->server, TRUE, &z);
+  g_assert_true (ph_test_client_is_tls (client));
+  zsend_line (&z, "t1 SELECT INBOX");
+  line = zexpect_prefix (&z, "t1 ");
+  g_assert_true (g_str_has_prefix (line, "t1 OK [READ-WRITE]"));
+  /* pipelined commands in one deflate flush */
+  zsend (&z, "t2 NOOP\r\nt3 UNSELECT\r\n", 22);
+  zexpect (&z, "t2 OK NOOP completed.");
+  zexpect (&z, "t3 OK Unselect completed.");
+  zclient_stop (&z);
+}
+
+static void
+test_compress_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = ph_test_client_connect (f->server, "imap4", FALSE);
+  g_autofree char *greeting = ph_test_client_expect_line_prefix (client, "* OK");
+  g_autofree char *fail = imap_test_fail (client, "COMPRESS DEFLATE");
+  g_autoptr(GPtrArray) lines = NULL;
+  static const guint8 garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x00, 0x13, 0x37, 0x42 };
+
+  /* before login */
+  g_assert_true (g_str_has_prefix (fail, "BAD"));
+  lines = imap_test_ok (client, "LOGIN alice@example.org secret");
+  g_clear_pointer (&fail, g_free);
+  fail = imap_test_fail (client, "COMPRESS X-UNKNOWN");
+  g_assert_true (g_str_has_prefix (fail, "BAD"));
+  /* corrupt deflate data closes the connection */
+  g_assert_true (ph_test_client_send (client, "z1 COMPRESS DEFLATE\r\n", -1));
+  g_free (ph_test_client_expect_line_prefix (client, "z1 OK"));
+  g_assert_true (ph_test_client_send (client, garbage, sizeof garbage));
+  g_assert_true (ph_test_client_wait_closed (client, 5000));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn, extra) \
+  g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/imap4/compress/plain-append-fetch-idle", test_compress_plain, NULL);
+  ADD ("/imap4/compress/tls", test_compress_tls, NULL);
+  ADD ("/imap4/compress/refused-and-corrupt", test_compress_refused, NULL);
+  return g_test_run ();
+}
