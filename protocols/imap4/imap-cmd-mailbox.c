@@ -135,13 +135,21 @@ reselect_done (GObject *source, GAsyncResult *result, gpointer user_data)
       PosthornMailboxView *old = session->view;
       guint old_count = posthorn_mailbox_view_get_count (old);
       gboolean changed = FALSE;
+      g_autoptr(GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
 
       for (guint seq = old_count; seq >= 1; seq--)
-        if (posthorn_mailbox_view_lookup_uid (view, posthorn_mailbox_view_get_uid (old, seq)) == 0)
-          {
+        {
+          guint32 uid = posthorn_mailbox_view_get_uid (old, seq);
+
+          if (posthorn_mailbox_view_lookup_uid (view, uid) != 0)
+            continue;
+          if (!session->qresync)
             g_string_append_printf (out, "* %u EXPUNGE\r\n", seq);
-            changed = TRUE;
-          }
+          g_array_prepend_val (gone, uid);
+          changed = TRUE;
+        }
+      if (session->qresync)
+        imap_session_append_vanished (out, (const guint32 *) gone->data, gone->len, FALSE);
       if (changed || posthorn_mailbox_view_get_count (view) != old_count)
         g_string_append_printf (out, "* %u EXISTS\r\n", posthorn_mailbox_view_get_count (view));
       session->view = g_steal_pointer (&view);
