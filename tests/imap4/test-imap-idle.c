@@ -147,6 +147,51 @@ test_idle_keepalive (Fixture *f, gconstpointer data)
   g_assert_cmpstr (line, ==, "* OK Still here");
 }
 
+/* Under QRESYNC the idling session sees VANISHED and MODSEQ. */
+static void
+test_idle_qresync (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+  f->other = login_select (f->server);
+  append_sample (f->other, "one");
+  append_sample (f->other, "two");
+  lines = imap_test_ok (f->client, "ENABLE IMAP4rev2 QRESYNC");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_assert_nonnull (imap_test_find (lines, "* OK [HIGHESTMODSEQ 3]"));
+  g_assert_true (ph_test_client_send (f->client, "q1 IDLE\r\n", -1));
+  expect_line (f->client, "+ idling");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->other, "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  expect_line (f->client, "* 1 FETCH (UID 1 FLAGS (\\Deleted) MODSEQ (4))");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->other, "EXPUNGE");
+  expect_line (f->client, "* VANISHED 1");
+  expect_line (f->client, "* 1 EXISTS");
+  g_assert_true (ph_test_client_send (f->client, "DONE\r\n", -1));
+  expect_line (f->client, "q1 OK Idle completed.");
+}
+
+/* IDLE outlives a short idle_timeout (raised to 31 min while idling);
+ * after DONE the configured one applies again. */
+static void
+test_idle_timeout_raised (Fixture *f, gconstpointer data)
+{
+  g_autofree char *line = NULL;
+
+  f->client = login_select (f->server);
+  g_assert_true (ph_test_client_send (f->client, "t1 IDLE\r\n", -1));
+  expect_line (f->client, "+ idling");
+  line = ph_test_client_read_line_timeout (f->client, 2500);
+  g_assert_null (line);
+  g_assert_true (ph_test_client_send (f->client, "DONE\r\n", -1));
+  expect_line (f->client, "t1 OK Idle completed.");
+  line = ph_test_client_read_line_timeout (f->client, 4000);
+  g_assert_cmpstr (line, ==, "* BYE Disconnected for inactivity.");
+}
+
 /* a missing or bad idle_keepalive stops start-up naming the key */
 static void
 test_idle_config (void)
@@ -226,6 +271,8 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, extra, fixture_set_up, fn, fixture_tear_down)
   ADD ("/imap4/idle/push-exists-fetch-expunge", test_idle_push, NULL);
   ADD ("/imap4/idle/keepalive", test_idle_keepalive, "idle_keepalive=1s\n");
+  ADD ("/imap4/idle/qresync-vanished-modseq", test_idle_qresync, NULL);
+  ADD ("/imap4/idle/timeout-raised", test_idle_timeout_raised, "idle_timeout=1s\n");
   g_test_add_func ("/imap4/idle/config-errors", test_idle_config);
   g_test_add_func ("/imap4/idle/smtp-delivery", test_idle_smtp_delivery);
   return g_test_run ();
