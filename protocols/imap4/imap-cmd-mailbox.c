@@ -662,6 +662,8 @@ imap_cmd_status (ImapSession *session)
                            "STATUS DELETED-STORAGE is not supported");
       return;
     }
+  if (session->cmd->u.status.items & IMAP_STATUS_HIGHESTMODSEQ)
+    imap_session_enable_condstore (session, FALSE);   /* RFC 7162 3.1 */
   job = g_new0 (StatusJob, 1);
   job->session = imap_session_ref (session);
   job->name = g_steal_pointer (&name);

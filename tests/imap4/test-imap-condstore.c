@@ -170,29 +170,51 @@ test_condstore_enabling (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) lines = NULL;
   g_autofree char *ok = NULL;
   g_autofree char *fetch = NULL;
+  g_autofree char *status = NULL;
   guint64 h;
 
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
   append_sample (f->client, "one");
-  lines = imap_test_ok (f->client, "SELECT INBOX");
-  g_assert_null (imap_test_find (lines, "HIGHESTMODSEQ"));
-  g_clear_pointer (&lines, g_ptr_array_unref);
+  /* STATUS (HIGHESTMODSEQ) without a mailbox selected: nothing more */
   lines = imap_test_ok (f->client, "STATUS INBOX (HIGHESTMODSEQ)");
+  g_assert_cmpuint (lines->len, ==, 2);
   h = g_ascii_strtoull (strstr (imap_test_find (lines, "* STATUS"), "HIGHESTMODSEQ ") + 14, NULL, 10);
   ok = M ("* OK [HIGHESTMODSEQ %" G_GUINT64_FORMAT "] Highest", h);
   fetch = M ("* 1 FETCH (MODSEQ (%" G_GUINT64_FORMAT "))", h);
-  expect_response (f->client, "FETCH 1 (MODSEQ)", ok, fetch, "OK Fetch completed.", NULL);
-  expect_response (f->client, "FETCH 1 (MODSEQ)", fetch, "OK Fetch completed.", NULL);
-  /* already on: ENABLE lists nothing new */
+  status = M ("* STATUS INBOX (HIGHESTMODSEQ %" G_GUINT64_FORMAT ")", h);
+  /* ... but it enabled CONDSTORE: SELECT says HIGHESTMODSEQ */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = imap_test_ok (f->client, "SELECT INBOX");
+  g_assert_nonnull (imap_test_find (lines, ok));
   expect_response (f->client, "ENABLE CONDSTORE", "* ENABLED", "OK Enabled.", NULL);
+
+  /* each enabling command, with a mailbox selected, announces once */
+  for (guint k = 0; k < 4; k++)
+    {
+      static const char *const enabling[] = {
+        "FETCH 1 (MODSEQ)", "STATUS INBOX (HIGHESTMODSEQ)", "ENABLE CONDSTORE",
+        "SEARCH MODSEQ 1",
+      };
+      g_autoptr(PhTestClient) client = imap_test_login (f->server, IMAP_TEST_USER);
+      const char *second;
+
+      g_clear_pointer (&lines, g_ptr_array_unref);
+      lines = imap_test_ok (client, "EXAMINE INBOX");
+      g_assert_null (imap_test_find (lines, "HIGHESTMODSEQ"));
+      second = k == 0 ? fetch : k == 1 ? status : k == 2 ? "* ENABLED CONDSTORE"
+                                                         : "* SEARCH 1 (MODSEQ 2)";
+      if (k == 3)
+        g_assert_cmpuint (h, ==, 2);
+      expect_response (client, enabling[k], ok, second, k == 0 ? "OK Fetch completed."
+                                                       : k == 1 ? "OK Status completed."
+                                                       : k == 2 ? "OK Enabled."
+                                                                : "OK Search completed.", NULL);
+      expect_response (client, "NOOP", "OK NOOP completed.", NULL);
+    }
 
   g_clear_pointer (&lines, g_ptr_array_unref);
   f->other = imap_test_login (f->server, IMAP_TEST_USER);
-  lines = imap_test_ok (f->other, "EXAMINE INBOX");
-  g_assert_null (imap_test_find (lines, "HIGHESTMODSEQ"));
-  expect_response (f->other, "ENABLE CONDSTORE", ok, "* ENABLED CONDSTORE", "OK Enabled.", NULL);
-  g_clear_pointer (&lines, g_ptr_array_unref);
-  lines = imap_test_ok (f->other, "EXAMINE INBOX");
+  lines = imap_test_ok (f->other, "EXAMINE INBOX (CONDSTORE)");
   g_assert_nonnull (imap_test_find (lines, ok));
   /* MODSEQ in SORT is not offered */
   g_clear_pointer (&lines, g_ptr_array_unref);
