@@ -57,6 +57,8 @@ smtp_delivery_complete (SmtpDelivery *delivery, GError *error)
         smtp_queue_discard (queue, g_steal_pointer (&delivery->env));
     }
 
+  if (error == NULL)
+    posthorn_core_count ("smtp.messages_received", 1);
   result.error = error;
   result.sender = delivery->sender;
   result.size = posthorn_message_get_size (delivery->message);
@@ -79,6 +81,7 @@ smtp_delivery_stored (GObject *source, GAsyncResult *result, gpointer user_data)
       smtp_delivery_complete (delivery, smtp_delivery_store_error (error));
       return;
     }
+  posthorn_core_count ("smtp.messages_delivered", g_strv_length (delivery->users));
   smtp_delivery_complete (delivery, NULL);
 }
 

@@ -218,6 +218,7 @@ queue_add_item (SmtpQueue *queue, SmtpEnvelope *env)
 void
 smtp_queue_activate (SmtpQueue *queue, SmtpEnvelope *env)
 {
+  posthorn_core_count ("smtp.messages_queued", 1);
   queue_add_item (queue, env);
   smtp_queue_tick_now (queue);
 }
@@ -460,6 +461,8 @@ dsn_send (SmtpQueue *queue, SmtpQueueItem *item, SmtpDsnKind kind, GPtrArray *rc
   const SmtpEnvelope *env = item->env;
   DsnJob *job = g_new0 (DsnJob, 1);
 
+  if (kind == SMTP_DSN_FAILURE)
+    posthorn_core_count ("smtp.messages_bounced", 1);
   job->queue = queue;
   job->kind = kind;
   job->hostname = g_strdup (queue->settings->hostname);
@@ -748,10 +751,31 @@ smtp_queue_run (SmtpQueue *queue)
     }
 }
 
+/* The queue as D-Bus (/org/posthorn/Posthorn1/plugins/smtp) and the
+ * metrics plugin show it: how many messages wait, and for how long the
+ * oldest one has. */
+static void
+smtp_queue_publish_status (SmtpQueue *queue)
+{
+  gint64 now = now_seconds ();
+  gint64 oldest = now;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, queue->items);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    oldest = MIN (oldest, ((SmtpQueueItem *) value)->env->arrival);
+  posthorn_status_set_property (queue->settings->plugin, "queue_length",
+                                g_variant_new_uint32 (g_hash_table_size (queue->items)));
+  posthorn_status_set_property (queue->settings->plugin, "queue_oldest_age",
+                                g_variant_new_uint64 ((guint64) MAX (now - oldest, 0)));
+}
+
 static gboolean
 smtp_queue_tick (gpointer user_data)
 {
   smtp_queue_run (user_data);
+  smtp_queue_publish_status (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -866,6 +890,7 @@ smtp_queue_start (SmtpQueue *queue)
   else
     g_warning ("queue: cannot watch %s: %s", queue->config.dir, error->message);
   queue->timer = g_timeout_add_seconds (1, smtp_queue_tick, queue);
+  smtp_queue_publish_status (queue);
   smtp_queue_tick_now (queue);
 }
 

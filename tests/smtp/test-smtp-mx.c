@@ -398,6 +398,61 @@ test_starttls_injection (void)
   g_free (smtp_test_expect (client, "STARTTLS", 503));
 }
 
+/* GET /metrics from the metrics plugin on @port; returns the body. */
+static char *
+fetch_metrics (guint16 port)
+{
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  g_autoptr(GByteArray) response = g_byte_array_new ();
+  guint8 buffer[4096];
+  gssize n;
+  const char *body;
+
+  connection = g_socket_client_connect_to_host (socket_client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                                            request, strlen (request), NULL, NULL, &error));
+  g_assert_no_error (error);
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                   buffer, sizeof buffer, NULL, &error)) > 0)
+    g_byte_array_append (response, buffer, (guint) n);
+  g_assert_no_error (error);
+  g_byte_array_append (response, (const guint8 *) "", 1);
+  body = strstr ((const char *) response->data, "\r\n\r\n");
+  g_assert_nonnull (body);
+  return g_strdup (body + 4);
+}
+
+/* What the smtp plugin reports: messages received and delivered as
+ * counters, the outbound queue as plugin properties (D-Bus object
+ * /org/posthorn/Posthorn1/plugins/smtp, metrics gauges). */
+static void
+test_status_counters (void)
+{
+  g_autoptr(PhTestServer) server =
+    smtp_test_server_new ("[core]\nplugins=auth-passwd-file;storage-sqlite;smtp;metrics\n"
+                          "[metrics]\nlisten=127.0.0.1:0\n");
+  g_autoptr(PhTestClient) client = smtp_test_connect (server, "smtp");
+  guint16 port = ph_test_server_get_port (server, "metrics", FALSE);
+  const char *rcpts[] = { "alice@example.org", "bob@example.org", NULL };
+  g_autofree char *metrics = NULL;
+
+  g_assert_cmpuint (port, !=, 0);
+  g_free (smtp_test_ehlo (client));
+  send_simple_message (client, "sender@remote.example", rcpts, "Subject: count me\r\n\r\nhi\r\n");
+  g_free (smtp_test_expect (client, "QUIT", 221));
+  g_clear_pointer (&client, ph_test_client_free);
+
+  metrics = fetch_metrics (port);
+  g_assert_nonnull (strstr (metrics, "posthorn_messages_received_total{service=\"smtp\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "posthorn_messages_delivered_total{service=\"smtp\"} 2\n"));
+  g_assert_nonnull (strstr (metrics, "posthorn_queue_length{service=\"smtp\"} 0\n"));
+  g_assert_nonnull (strstr (metrics, "posthorn_queue_oldest_age{service=\"smtp\"} 0\n"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -418,6 +473,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/mx/command-sequence", test_sequence);
   g_test_add_func ("/smtp/mx/smtputf8", test_smtputf8);
   g_test_add_func ("/smtp/mx/starttls-injection", test_starttls_injection);
+  g_test_add_func ("/smtp/mx/status-counters", test_status_counters);
   status = g_test_run ();
   g_clear_pointer (&shared_server, ph_test_server_free);
   return status;
