@@ -104,6 +104,220 @@ void maildir_store_rescan (MaildirStore *store, const char *user, const char *na
 extern const PosthornStoreVTable maildir_store_vtable;
 
 /* ------------------------------------------------------------------ */
+/* internals shared by the files maildir-store.c is split into          */
+/* ------------------------------------------------------------------ */
+
+#define MAILDIR_UIDLIST_NAME "dovecot-uidlist"
+#define MAILDIR_KEYWORDS_NAME "dovecot-keywords"
+#define MAILDIR_LOCK_NAME "dovecot-uidlist.lock"
+
+struct _MaildirStore {
+  char *pattern;
+  GMutex lock;            /* every operation of this process */
+  GHashTable *users;      /* name -> MaildirUser */
+  GHashTable *warned;     /* paths of non-Maildir files already warned about */
+  MaildirWatch *watch;
+};
+
+/* One user: the Maildir root and its open index. */
+typedef struct {
+  char *name;
+  char *root;
+  sqlite3 *db;
+  GHashTable *stmts;      /* SQL text address -> sqlite3_stmt */
+} MaildirUser;
+
+/* One folder row, as the operations read and update it. */
+typedef struct {
+  gint64 id;
+  char *name;
+  char *dir;
+  guint32 uidvalidity;
+  guint32 uidnext;
+  guint32 first_recent;
+  guint64 highestmodseq;
+  int special_use;
+  char *stamps[4];        /* cur, new, uidlist, keywords as last scanned */
+  char *guid;
+  char *lock_path;        /* the dotlock while held */
+} MaildirFolder;
+
+enum { MAILDIR_STAMP_CUR, MAILDIR_STAMP_NEW, MAILDIR_STAMP_UIDLIST, MAILDIR_STAMP_KEYWORDS };
+
+/* What a scan learns from a file another program wrote. */
+typedef struct {
+  guint64 size;         /* canonical */
+  guint64 file_size;
+  GBytes *lfmap;        /* NULL for canonical files */
+  GBytes *info;
+  char *header_text;
+  char *body_text;
+  gint64 internal_date;
+} MaildirImportedFile;
+
+/* A message row copied out of a statement (MAILDIR_MESSAGE_COLUMNS). */
+typedef struct {
+  gint64 id;
+  guint32 uid;
+  char *base;
+  char *filename;       /* "cur/NAME" or "new/NAME" */
+  guint32 flags;
+  GArray *keywords;
+  guint64 modseq;
+  gint64 internal_date;
+  guint64 size;
+  guint64 file_size;
+} MaildirMessageRow;
+
+#define MAILDIR_MESSAGE_COLUMNS "id, uid, base, filename, flags, keywords, modseq, internal_date, size, file_size"
+
+/* A message row to insert. */
+typedef struct {
+  guint32 uid;
+  const char *base;
+  const char *filename;
+  guint32 flags;
+  GArray *keywords;
+  guint64 modseq;
+  gint64 internal_date;
+  guint64 size;
+  guint64 file_size;
+  GBytes *lfmap;
+  GBytes *info;
+  const char *header_text;
+  const char *body_text;
+  gint64 copy_search_from;   /* > 0: copy the search row of this message id */
+} MaildirNewRow;
+
+/* Holds the store mutex until the end of the scope. */
+#define MAILDIR_STORE_LOCK(store) g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&(store)->lock)
+
+/* special-use mailboxes created for every user, bit i = 1u << i */
+extern const char *const maildir_special_use_names[5];
+
+/* maildir-files.c: helpers, the dotlock, control files, message files */
+gboolean maildir_set_errno_error (GError **error, int errsv, const char *what, const char *path);
+gboolean maildir_not_found (GError **error, const char *name);
+gboolean maildir_fsync_path (const char *path, GError **error);
+gboolean maildir_is_dir (const char *path);
+gboolean maildir_make (const char *dir, gboolean subfolder, GError **error);
+char *maildir_stamp_of (const char *path, gboolean *recent);
+char *maildir_folder_path (const MaildirFolder *folder, const char *a, const char *b);
+void maildir_folder_clear (MaildirFolder *folder);
+gboolean maildir_folder_lock (MaildirFolder *folder, GError **error);
+void maildir_folder_unlock (MaildirFolder *folder);
+gboolean maildir_replace_file (const char *path, const char *data, gsize len, gboolean durable, GError **error);
+gboolean maildir_uidlist_write (MaildirUser *u, MaildirFolder *f, GError **error);
+gboolean maildir_uidlist_append (MaildirFolder *f, GString *lines, GError **error);
+gboolean maildir_keywords_write (MaildirUser *u, MaildirFolder *f, GError **error);
+gboolean maildir_keywords_merge (MaildirUser *u, MaildirFolder *f, gboolean *keywords_added, GError **error);
+char *maildir_unique_base (guint64 size);
+gssize maildir_lfmap_read (int fd, const guint8 *map, gsize map_len, guint64 offset, guint8 *buffer,
+                           gsize length, GError **error);
+void maildir_imported_file_clear (MaildirImportedFile *imp);
+gboolean maildir_import_file (const char *path, MaildirImportedFile *imp, GError **error);
+
+/* maildir-index.c: the index database, keyword sets, folder rows */
+gboolean maildir_db_error (MaildirUser *u, int rc, GError **error);
+sqlite3_stmt *maildir_db_stmt (MaildirUser *u, const char *sql, GError **error);
+gboolean maildir_db_exec (MaildirUser *u, const char *sql, GError **error);
+gboolean maildir_db_done (MaildirUser *u, sqlite3_stmt *stmt, GError **error);
+gboolean maildir_db_begin (MaildirUser *u, GError **error);
+gboolean maildir_db_end (MaildirUser *u, gboolean ok, GError **error);
+gint64 maildir_meta_get (MaildirUser *u, const char *key);
+gboolean maildir_meta_set (MaildirUser *u, const char *key, gint64 value, GError **error);
+void maildir_user_free (MaildirUser *u);
+MaildirUser *maildir_user_get (MaildirStore *store, const char *name, gboolean create, GError **error);
+void maildir_keywords_from_blob (const void *blob, int size, GArray *out);
+void maildir_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw);
+void maildir_keyword_set_normalize (GArray *set);
+gboolean maildir_keyword_set_contains (GArray *set, guint32 v);
+guint32 maildir_keyword_letters (GArray *set);
+GPtrArray *maildir_keywords_list (MaildirUser *u, gint64 folder_id, GError **error);
+gboolean maildir_keyword_index (MaildirUser *u, gint64 folder_id, const char *name, guint32 *out,
+                                gboolean *added, GError **error);
+GArray *maildir_keywords_resolve (MaildirUser *u, gint64 folder_id, const char *const *names, gboolean *added,
+                                   GError **error);
+char *maildir_folder_dir_of (MaildirUser *u, const char *name);
+PosthornSpecialUse maildir_special_use_by_name (const char *name);
+gboolean maildir_folder_read (MaildirUser *u, const char *name, MaildirFolder *f, gboolean *found, GError **error);
+gboolean maildir_folder_save (MaildirUser *u, const MaildirFolder *f, GError **error);
+gboolean maildir_read_uidlist (const char *dir, MaildirUidlist *out);
+gboolean maildir_folder_insert (MaildirUser *u, const char *name, PosthornSpecialUse special_use,
+                                gboolean adopt, GError **error);
+gboolean maildir_folder_forget (MaildirUser *u, gint64 id, GError **error);
+gboolean maildir_folder_lookup (MaildirUser *u, const char *name, guint32 uidvalidity, MaildirFolder *f,
+                                GError **error);
+
+/* maildir-rows.c: message rows */
+void maildir_message_row_free (gpointer p);
+MaildirMessageRow *maildir_message_row_read (sqlite3_stmt *stmt);
+GPtrArray *maildir_messages_collect (MaildirUser *u, const MaildirFolder *f, const guint32 *uids, guint n_uids,
+                                      gboolean all, GError **error);
+gboolean maildir_message_insert (MaildirUser *u, const MaildirFolder *f, const MaildirNewRow *r, GError **error);
+gboolean maildir_message_remove (MaildirUser *u, MaildirFolder *f, const MaildirMessageRow *row, guint64 *modseq,
+                                 GError **error);
+gboolean maildir_message_update (MaildirUser *u, const MaildirMessageRow *row, const char *filename, guint32 flags,
+                                 GArray *keywords, guint64 modseq, GError **error);
+
+/* maildir-sync.c: scanning; STATUS and sync (vtable entries) */
+gboolean maildir_keyword_sets_equal (GArray *a, GArray *b);
+gboolean maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
+                                 GError **error);
+void maildir_folder_note_own_change (MaildirFolder *f);
+char *maildir_locate_file (MaildirFolder *f, const char *base);
+gboolean maildir_folder_open (MaildirStore *store, const char *user, const char *name, guint32 uidvalidity,
+                              MaildirUser **out_user, MaildirFolder *f, GError **error);
+gboolean maildir_status (gpointer data, const char *user, const char *name, PosthornMailboxStatus *out,
+                         GError **error);
+gboolean maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                       guint64 since_modseq, PosthornStoreSyncFlags flags, PosthornStoreSync *out,
+                       GError **error);
+
+/* maildir-mailbox.c: the mailbox tree (vtable entries) */
+gboolean maildir_folder_create (MaildirUser *u, const char *name, PosthornSpecialUse special_use, gboolean *created,
+                                PosthornStoreChanges *changes, GError **error);
+gboolean maildir_open_user (gpointer data, const char *user, PosthornStoreChanges *changes, GError **error);
+gboolean maildir_list (gpointer data, const char *user, PosthornStoreMailboxes *out, GError **error);
+gboolean maildir_create (gpointer data, const char *user, const char *name, PosthornSpecialUse special_use,
+                         PosthornStoreChanges *changes, GError **error);
+gboolean maildir_delete (gpointer data, const char *user, const char *name, PosthornStoreChanges *changes,
+                         GError **error);
+gboolean maildir_rename (gpointer data, const char *user, const char *old_name, const char *new_name,
+                         PosthornStoreChanges *changes, GError **error);
+gboolean maildir_subscribe (gpointer data, const char *user, const char *name, gboolean subscribe,
+                            PosthornStoreChanges *changes, GError **error);
+
+/* maildir-append.c: delivery and APPEND (vtable entry) */
+gboolean maildir_file_place (const char *src, const char *dst, GError **error);
+gboolean maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
+                         const PosthornStoreTarget *targets, guint n_targets,
+                         PosthornStoreChanges *changes, GError **error);
+
+/* maildir-messages.c: STORE, COPY/MOVE, EXPUNGE (vtable entries) */
+gboolean maildir_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                              const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
+                              const char *const *keywords, guint64 unchangedsince,
+                              PosthornStoreChanges *changes, GError **error);
+gboolean maildir_row_blobs (MaildirUser *u, gint64 id, GBytes **info, GBytes **lfmap, GError **error);
+gboolean maildir_copy (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                       const guint32 *uids, guint n_uids, const char *dest, gboolean move,
+                       PosthornStoreChanges *changes, GError **error);
+gboolean maildir_expunge (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                          const guint32 *uids, guint n_uids, PosthornStoreChanges *changes,
+                          GError **error);
+
+/* maildir-fetch.c: FETCH, READ, SEARCH (vtable entries) */
+gboolean maildir_fetch (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                        const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                        GError **error);
+gssize maildir_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
+                     guint64 offset, void *buffer, gsize length, GError **error);
+gboolean maildir_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                              PosthornSearchField field, const char *needle, GArray *out_uids,
+                              GError **error);
+
+/* ------------------------------------------------------------------ */
 /* maildir-watch.c: inotify on cur/ and new/ of selected folders       */
 /* ------------------------------------------------------------------ */
 
