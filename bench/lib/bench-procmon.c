@@ -14,11 +14,12 @@
  * line on stderr (or --out FILE):
  *
  *   procmon wall_s=.. server_cpu_s=.. server_peak_rss_kb=.. server_peak_pss_kb=..
- *           server_procs=.. samples=.. gen_cpu_s=.. monitor_cpu_s=.. gen_status=..
+ *           server_last_rss_kb=.. server_last_pss_kb=.. server_procs=.. samples=.. gen_cpu_s=.. monitor_cpu_s=.. gen_status=..
  *
  * Samples are spaced out to at least 4x the time one takes, so with
  * thousands of processes the monitor stays near 20% of a core
- * (monitor_cpu_s says what it used).
+ * (monitor_cpu_s says what it used). server_last_* is the last sample
+ * taken while CMD still ran (a fleet's steady state, after set-up).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -169,7 +170,7 @@ main (int argc, char **argv)
   long page_kb = sysconf (_SC_PAGESIZE) / 1024;
   double ticks = sysconf (_SC_CLK_TCK);
   guint64 cpu_start, cpu_end = 0;
-  guint64 peak_rss_kb = 0, peak_pss_kb = 0;
+  guint64 peak_rss_kb = 0, peak_pss_kb = 0, last_rss_kb = 0, last_pss_kb = 0;
   guint peak_procs = 0;
   guint sample = 0;
   gint64 sample_cost_us;
@@ -227,25 +228,11 @@ main (int argc, char **argv)
   for (;;)
     {
       gint64 sample_start = bench_now_us ();
-      g_autoptr (GArray) tree = collect_trees (roots);
+      g_autoptr (GArray) tree = NULL;
       guint64 rss = 0, pss = 0;
       pid_t done;
 
-      for (guint i = 0; i < tree->len; i++)
-        rss += g_array_index (tree, ProcInfo, i).rss_pages * page_kb;
-      /* smaps_rollup walks page tables: every sample for small trees,
-       * every tenth for big ones (thousands of processes) */
-      if (tree->len <= 200 || sample % 10 == 0)
-        {
-          for (guint i = 0; i < tree->len; i++)
-            pss += read_pss_kb (g_array_index (tree, ProcInfo, i).pid);
-          peak_pss_kb = MAX (peak_pss_kb, pss);
-        }
-      peak_rss_kb = MAX (peak_rss_kb, rss);
-      peak_procs = MAX (peak_procs, tree->len);
-      cpu_end = tree_cpu_ticks (tree);
-      sample++;
-
+      /* only samples taken while the load still runs count */
       done = wait4 (child, &status, WNOHANG, &ru);
       if (done == child)
         {
@@ -258,6 +245,24 @@ main (int argc, char **argv)
           perror ("wait4");
           return 1;
         }
+      tree = collect_trees (roots);
+
+      for (guint i = 0; i < tree->len; i++)
+        rss += g_array_index (tree, ProcInfo, i).rss_pages * page_kb;
+      /* smaps_rollup walks page tables: every sample for small trees,
+       * every tenth for big ones (thousands of processes) */
+      if (tree->len <= 200 || sample % 10 == 0)
+        {
+          for (guint i = 0; i < tree->len; i++)
+            pss += read_pss_kb (g_array_index (tree, ProcInfo, i).pid);
+          peak_pss_kb = MAX (peak_pss_kb, pss);
+        }
+      peak_rss_kb = MAX (peak_rss_kb, rss);
+      last_rss_kb = rss;
+      if (pss > 0)
+        last_pss_kb = pss;
+      peak_procs = MAX (peak_procs, tree->len);
+      sample++;
       /* a walk of thousands of processes is not free: keep this monitor
        * under about 20% of a core by spacing the samples out */
       sample_cost_us = bench_now_us () - sample_start;
@@ -272,11 +277,12 @@ main (int argc, char **argv)
       return 1;
     }
   fprintf (out, "procmon wall_s=%.3f server_cpu_s=%.2f server_peak_rss_kb=%" G_GUINT64_FORMAT
-                " server_peak_pss_kb=%" G_GUINT64_FORMAT " server_procs=%u samples=%u gen_cpu_s=%.2f"
+                " server_peak_pss_kb=%" G_GUINT64_FORMAT " server_last_rss_kb=%" G_GUINT64_FORMAT
+                " server_last_pss_kb=%" G_GUINT64_FORMAT " server_procs=%u samples=%u gen_cpu_s=%.2f"
                 " monitor_cpu_s=%.2f gen_status=%d\n",
            (t1 - t0) / 1e6,
            cpu_end >= cpu_start ? (cpu_end - cpu_start) / ticks : 0.0,
-           peak_rss_kb, peak_pss_kb, peak_procs, sample,
+           peak_rss_kb, peak_pss_kb, last_rss_kb, last_pss_kb, peak_procs, sample,
            ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
            bench_self_cpu_seconds (),
            WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
