@@ -31,15 +31,24 @@ void
 config_set_error_valist (GError **error, const char *group, const char *key,
                          const char *format, va_list args)
 {
-  g_autofree char *problem = g_strdup_vprintf (format, args);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  g_autoptr(GString) problem = g_string_sized_new (strlen (text));
   const char *file = config_current != NULL ? config_current->file : "(no configuration)";
+
+  /* One line, whatever a value held: a keyfile "\n" escape in a value
+   * must not split the message (found by fuzzing). */
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      g_string_append_printf (problem, "\\x%02x", (guchar) *p);
+    else
+      g_string_append_c (problem, *p);
 
   if (key != NULL)
     g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG,
-                 "%s: [%s] %s: %s", file, group, key, problem);
+                 "%s: [%s] %s: %s", file, group, key, problem->str);
   else
     g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_CONFIG,
-                 "%s: [%s]: %s", file, group, problem);
+                 "%s: [%s]: %s", file, group, problem->str);
 }
 
 void
