@@ -92,7 +92,11 @@ posthorn_message_new_from_bytes (GBytes *bytes)
   const guint8 *data = g_bytes_get_data (bytes, &length);
   PosthornMessage *msg = message_alloc ();
 
-  if (ph_mime_count_bare_lf (data, length, FALSE) == 0) {
+  if (length == 0) {
+    /* GBytes may hold NULL for nothing: readers then do arithmetic on a
+     * null pointer (UBSan, found by fuzzing) */
+    msg->bytes = g_bytes_new_static ("", 0);
+  } else if (ph_mime_count_bare_lf (data, length, FALSE) == 0) {
     msg->bytes = g_bytes_ref (bytes);
   } else {
     GByteArray *out = g_byte_array_sized_new (length + length / 16 + 16);

@@ -11,4 +11,5 @@ mkdir -p "$found/artifacts"
 exec "$target" "$found" "$seeds" \
   -max_total_time="${POSTHORN_FUZZ_SECONDS:-20}" \
   -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$found/artifacts/" "$@"
