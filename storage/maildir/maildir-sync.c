@@ -116,7 +116,9 @@ keywords_from_name (const MaildirFileName *parsed, GArray *old, guint n_known)
 gboolean
 maildir_keyword_sets_equal (GArray *a, GArray *b)
 {
-  return a->len == b->len && memcmp (a->data, b->data, a->len * sizeof (guint32)) == 0;
+  /* an empty GArray's data may be NULL, which memcmp must not see */
+  return a->len == b->len &&
+         (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (guint32)) == 0);
 }
 
 typedef struct {

@@ -59,7 +59,8 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
           continue;
         }
       if (next == row->flags && next_kw->len == row->keywords->len &&
-          memcmp (next_kw->data, row->keywords->data, next_kw->len * sizeof (guint32)) == 0)
+          (next_kw->len == 0 ||
+           memcmp (next_kw->data, row->keywords->data, next_kw->len * sizeof (guint32)) == 0))
         continue;
       modseq = ++mb.highestmodseq;
       stmt = sqlite_store_stmt (conn, "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 "
