@@ -283,7 +283,7 @@ test_fetchmail_delete (Fixture *fixture, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add ("/pop3/interop/poplib", Fixture, GUINT_TO_POINTER (5), fixture_set_up,
               test_poplib, fixture_tear_down);
   g_test_add ("/pop3/interop/curl", Fixture, GUINT_TO_POINTER (4), fixture_set_up,

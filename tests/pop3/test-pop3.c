@@ -830,7 +830,7 @@ main (int argc, char **argv)
   static const char *throttle = "[auth]\nfailure_delay=200ms\nfailure_delay_max=2s\nmax_failures=3\n";
   static const char *idle = "[pop3]\nidle_timeout=1s\n";
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 #define ADD(path, func, config) \
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/pop3/capa", test_capa, NULL);

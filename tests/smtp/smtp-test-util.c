@@ -8,7 +8,7 @@ void
 smtp_test_init (int *argc, char ***argv)
 {
   store_test_parse_args (argc, argv);
-  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (argc, argv, NULL);
 }
 
 static char *

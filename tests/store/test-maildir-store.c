@@ -504,7 +504,7 @@ main (int argc, char **argv)
   if (argc >= 4 && strcmp (argv[1], "--deliver-child") == 0)
     return deliver_child (argv[2], argv[3]);
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

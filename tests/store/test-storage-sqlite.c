@@ -147,7 +147,7 @@ int
 main (int argc, char **argv)
 {
   store_test_parse_args (&argc, &argv);
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/storage-sqlite/config/path-and-wal", test_sqlite_path_and_wal);
   g_test_add_func ("/storage-sqlite/schema/newer-version-refused", test_sqlite_newer_schema_refused);
   g_test_add_func ("/store/registry/two-stores-refused", test_two_stores_refused);
