@@ -256,9 +256,19 @@ service imap-hibernate {
         record "IMAP server CPU s / 1000 ops, $c clients" "s" low $side "$(awk -v a="$(field "$f" server_cpu_s)" -v o="$(field "$f" ops)" 'BEGIN{printf "%.3f", (o > 0 ? a*1000/o : 0)}')"
         record "IMAP generator CPU % of one core, $c clients" "%" low $side "$(awk -v a="$(field "$f" gen_cpu_s)" -v w="$(field "$f" wall_s)" 'BEGIN{printf "%.1f", 100*a/w}')"
         record "IMAP errors, $c clients" "" low $side "$(field "$f" errors)"
+        imap_ops_record "$f" "$c" $side
       done
     done
   done
+}
+
+# per-command latencies of one imap-load run -> ops.tsv (a second table)
+imap_ops_record () {
+  awk -v c="$2" -v side="$3" '/^op / {
+      name = $2; p50 = $4; p99 = $5; sub(/^p50_us=/, "", p50); sub(/^p99_us=/, "", p99)
+      printf "%s, %s clients, p50\tms\tlow\t%s\t%.2f\n", name, c, side, p50 / 1000
+      printf "%s, %s clients, p99\tms\tlow\t%s\t%.2f\n", name, c, side, p99 / 1000
+    }' "$1" >> "$W/ops.tsv"
 }
 
 load_idle () {
@@ -515,7 +525,7 @@ load_store () {
 
 # --------------------------------------------------------------- table --
 
-print_table () {
+print_table () {  # [FILE]: results.tsv by default
   # median [min-max] of each side, ratio = Posthorn/incumbent oriented so
   # that > 1 means Posthorn is better
   awk -F'\t' '
@@ -557,7 +567,7 @@ print_table () {
         u = (unit[f] != "") ? " (" unit[f] ")" : ""
         printf "| %s%s | %s | %s | %s |\n", f, u, a, b, ratio
       }
-    }' "$W/results.tsv"
+    }' "${1:-$W/results.tsv}"
 }
 
 plot_imap () {
@@ -597,6 +607,7 @@ build_posthorn
 W=$(mktemp -d /tmp/posthorn-bench.XXXXXX)
 chmod 755 "$W"
 : > "$W/results.tsv"
+: > "$W/ops.tsv"
 write_users "$(( IMAP_USERS > 100 ? IMAP_USERS : 100 ))"
 for l in "${LOADS[@]}"; do
   case "$l" in
@@ -617,3 +628,8 @@ echo "# bench/run.sh ${LOADS[*]}: BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_SECO
 [ "${IDLE_MODE:-}" = selected ] && echo "# IDLE fleet: idle selected sessions, IDLE command not yet available in imap4"
 echo "# cells: median [min-max] of the runs; ratio > 1 means Posthorn is better (for times and memory: incumbent/Posthorn)"
 print_table
+if [ -s "$W/ops.tsv" ]; then
+  echo
+  echo "# IMAP latency of each command (connect: to the greeting), median [min-max] of the runs"
+  print_table "$W/ops.tsv"
+fi
