@@ -409,6 +409,7 @@ maildir_unique_base (guint64 size)
   static gint counter;
   gint64 now = g_get_real_time ();
   GString *host = g_string_new (NULL);
+  g_autofree char *host_name = NULL;
 
   for (const char *p = g_get_host_name (); *p != '\0'; p++)
     {
@@ -421,10 +422,11 @@ maildir_unique_base (guint64 size)
       else
         g_string_append_c (host, *p);
     }
+  host_name = g_string_free (host, FALSE);
   return g_strdup_printf ("%" G_GINT64_FORMAT ".M%06dP%dQ%d.%s,S=%" G_GUINT64_FORMAT
                           ",W=%" G_GUINT64_FORMAT, now / G_USEC_PER_SEC,
                           (int) (now % G_USEC_PER_SEC), (int) getpid (),
-                          g_atomic_int_add (&counter, 1), g_string_free (host, FALSE) ,
+                          g_atomic_int_add (&counter, 1), host_name,
                           size, size);
 }
 
