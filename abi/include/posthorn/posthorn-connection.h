@@ -107,6 +107,30 @@ void posthorn_connection_read_bytes (PosthornConnection *conn, guint64 count);
 void posthorn_connection_pause_input (PosthornConnection *conn);
 void posthorn_connection_resume_input (PosthornConnection *conn);
 
+/* A transformation of everything the client sends, applied after TLS and
+ * before line splitting: IMAP COMPRESS=DEFLATE inflates here. Fill it
+ * statically; the core reads only the first struct_size bytes. */
+typedef struct {
+  gsize struct_size;  /* sizeof (PosthornInputFilter) */
+
+  /* Appends what @length raw bytes turn into to @out (possibly nothing,
+   * possibly much more). FALSE with @error on corrupt input: the core
+   * logs it and closes the connection. */
+  gboolean (*input) (gpointer filter_data, const guint8 *data, gsize length,
+                     GByteArray *out, GError **error);
+
+  /* Frees @filter_data when the connection is freed (may be NULL). */
+  void (*free) (gpointer filter_data);
+} PosthornInputFilter;
+
+/* Installs the connection's input filter (once; a second call fails).
+ * Input already buffered but not yet delivered goes through it at once,
+ * so call it right after the command that starts the transformation
+ * (input is normally paused then). */
+void posthorn_connection_set_input_filter (PosthornConnection *conn,
+                                           const PosthornInputFilter *filter,
+                                           gpointer filter_data);
+
 /* Seconds without input (or progress sending output) before the
  * idle_timeout callback; 0 disables. After the callback the clock starts
  * again, so a connection left open gets the callback once per period. */

@@ -33,9 +33,9 @@ G_BEGIN_DECLS
  *
  * Names. Mailbox names are UTF-8, hierarchy separator '/'. The core checks
  * every name a client gives before a store sees it (see
- * posthorn_store_normalize_mailbox_name()): no NUL or control characters,
- * no empty component, no "." or ".." component, no '*' or '%', at most
- * 1024 bytes; "INBOX" is case-insensitive and always spelled "INBOX" once
+ * posthorn_store_normalize_mailbox_name()): no control characters (C0,
+ * DEL, C1), no empty component, no "." or ".." component, no '*' or '%',
+ * at most 1024 bytes; "INBOX" is case-insensitive and always spelled "INBOX" once
  * normalized (also as the first component: "inbox/x" is "INBOX/x"). A bad
  * name fails with POSTHORN_ERROR_INVALID and nothing is touched. Modified
  * UTF-7 is IMAP's business, not the store's.
@@ -54,6 +54,28 @@ G_BEGIN_DECLS
  * a new MODSEQ, greater than every MODSEQ the mailbox had before
  * (RFC 7162 CONDSTORE/QRESYNC); an expunged UID leaves a tombstone with its
  * expunge MODSEQ, so QRESYNC can answer VANISHED (EARLIER).
+ *
+ * Users are named as the auth backend names them (the full address);
+ * a store keeps no passwords and never checks that a user exists.
+ *
+ * Typical use:
+ *
+ *   login      posthorn_store_user_open_async (user, session, ...)
+ *   LIST/LSUB  posthorn_store_list_async -> entries (filter by pattern)
+ *   SELECT     posthorn_mailbox_view_open_async -> view: EXISTS, UIDNEXT,
+ *              UIDVALIDITY, HIGHESTMODSEQ, FLAGS (view keywords)
+ *   FETCH      sequence numbers -> UIDs with the view; flags and MODSEQ
+ *              from the view; ENVELOPE, BODYSTRUCTURE, sections from
+ *              posthorn_store_fetch_async (one call for the whole set);
+ *              bytes with posthorn_store_read_async in pieces
+ *   STORE      posthorn_store_store_flags_async, then a view sync
+ *   APPEND     posthorn_store_append_async -> APPENDUID from the change
+ *   NOOP/IDLE  posthorn_event_subscribe (user, mailbox) wakes the session;
+ *              posthorn_mailbox_view_sync_async tells it what to send
+ *   SMTP/LMTP  posthorn_store_deliver_async (all recipients at once) and
+ *              "250" only after its callback reports success
+ *   POP3       a read-only view of INBOX; RETR with read_async; DELE as
+ *              \Deleted flags; QUIT expunges them
  *
  * \Recent (IMAP4rev1 only; IMAP4rev2 dropped it) follows Dovecot: a
  * message is recent for exactly one session, the first read-write
@@ -296,11 +318,13 @@ void posthorn_store_append_async (PosthornStoreUser *user,
                                   gpointer user_data);
 
 /* Delivers @message to several users' mailboxes at once, all or nothing
- * (for SMTP/LMTP: one transaction, then "250"). @users and @mailboxes are
- * parallel NULL-terminated arrays of @n entries; a NULL @mailboxes means
- * every user's INBOX. A user who never logged in gets INBOX created. A
- * missing mailbox fails the whole delivery with NOT_FOUND. The changes hold
- * one MESSAGE_NEW per target in order. @origin goes into the events. */
+ * (for SMTP/LMTP: one transaction, then "250"). @users is NULL-terminated;
+ * @mailboxes, if not NULL, has one name per user (a NULL @mailboxes means
+ * every user's INBOX). A target listed twice gets two copies: remove
+ * duplicate recipients first. A user who never logged in gets INBOX
+ * created (MAILBOX_CREATED changes). A missing mailbox fails the whole
+ * delivery with NOT_FOUND. The changes hold one MESSAGE_NEW per target,
+ * in the order of @users. @origin goes into the events. */
 void posthorn_store_deliver_async (const char *const *users,
                                    const char *const *mailboxes,
                                    PosthornMessage *message,
@@ -379,8 +403,10 @@ typedef struct {
 typedef struct _PosthornStoreFetch PosthornStoreFetch;
 
 /* Fetches the metadata of @uids in one worker round trip (FETCH 1:*
- * ENVELOPE is one call, not 100,000). Expunged UIDs are missing from the
- * result. */
+ * ENVELOPE is not 100,000 calls). Expunged UIDs are missing from the
+ * result. Each info takes a few KB of memory: fetch a big set in batches
+ * of a few hundred UIDs, sending each batch's responses before asking for
+ * the next, so memory stays bounded. */
 void posthorn_store_fetch_async (PosthornStoreUser *user,
                                  const char *mailbox,
                                  guint32 uidvalidity,
@@ -421,7 +447,9 @@ GInputStream *posthorn_store_open_stream (PosthornStoreUser *user,
                                           guint32 uid);
 
 /* SEARCH TEXT / BODY from the store's full-text index: the UIDs whose
- * text contains @needle (case-insensitive substring), ascending. */
+ * text contains @needle (case-insensitive substring), ascending. Only the
+ * first 4 MiB of a message's decoded body text (and of its headers) are
+ * indexed. */
 void posthorn_store_search_text_async (PosthornStoreUser *user,
                                        const char *mailbox,
                                        guint32 uidvalidity,
@@ -433,7 +461,9 @@ void posthorn_store_search_text_async (PosthornStoreUser *user,
 /* Returns a GArray of guint32 (transfer full). */
 GArray *posthorn_store_search_text_finish (GAsyncResult *result, GError **error);
 
-/* QRESYNC: UIDs expunged with a MODSEQ greater than @modseq, ascending. */
+/* QRESYNC: UIDs expunged with a MODSEQ greater than @modseq, ascending.
+ * (Messages changed since @modseq are those whose view MODSEQ is greater:
+ * posthorn_mailbox_view_get_modseq().) */
 void posthorn_store_vanished_async (PosthornStoreUser *user,
                                     const char *mailbox,
                                     guint32 uidvalidity,
@@ -629,6 +659,8 @@ typedef struct {
   guint64 size;                  /* posthorn_message_get_size() */
   GBytes *info;                  /* serialized PosthornMessageInfo: keep it,
                                   * give it back from fetch() unchanged */
+  /* Search text, each at most 4 MiB (the core cuts longer text, so
+   * SEARCH TEXT/BODY see the first 4 MiB of a huge text part only). */
   const char *search_header;     /* every header, decoded (may be NULL) */
   const char *search_body;       /* the decoded text parts (may be NULL).
                                   * SEARCH BODY looks in this, SEARCH TEXT
