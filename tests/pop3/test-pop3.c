@@ -820,7 +820,13 @@ test_retr_large (Fixture *fixture, gconstpointer data)
     }
   g_test_message ("posthornd RSS before RETR %" G_GUINT64_FORMAT " KiB, peak during %"
                   G_GUINT64_FORMAT " KiB", rss_before, rss_peak);
+#if defined(__SANITIZE_ADDRESS__)
+  /* AddressSanitizer's quarantine keeps freed buffers mapped (256 MiB by
+   * default), so RSS says nothing about what the daemon holds there. */
+  g_test_message ("RSS bound not checked under AddressSanitizer");
+#else
   g_assert_cmpuint (rss_peak, <, rss_before + 16 * 1024);
+#endif
   assert_reply (client, "NOOP", "+OK");
 }
 

@@ -18,10 +18,17 @@ store_test_parse_args (int *argc, char ***argv)
     {
       const char *arg = (*argv)[i];
 
+      /* the last --store wins (a child process may be given two) */
       if (strcmp (arg, "--store") == 0 && i + 1 < *argc)
-        plugin_name = g_strdup ((*argv)[++i]);
+        {
+          g_free (plugin_name);
+          plugin_name = g_strdup ((*argv)[++i]);
+        }
       else if (g_str_has_prefix (arg, "--store="))
-        plugin_name = g_strdup (arg + strlen ("--store="));
+        {
+          g_free (plugin_name);
+          plugin_name = g_strdup (arg + strlen ("--store="));
+        }
       else if (strcmp (arg, "--set") == 0 && i + 1 < *argc)
         g_ptr_array_add (extra_settings, g_strdup ((*argv)[++i]));
       else
