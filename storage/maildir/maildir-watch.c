@@ -83,7 +83,7 @@ watch_thread (gpointer data)
         }
       if (rc == 0)
         {
-          g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+          g_autoptr(GPtrArray) rescans = g_ptr_array_new_with_free_func (g_free);
           GHashTableIter iter;
           gpointer key;
 
@@ -91,16 +91,16 @@ watch_thread (gpointer data)
           g_hash_table_iter_init (&iter, watch->pending);
           while (g_hash_table_iter_next (&iter, &key, NULL))
             {
-              g_ptr_array_add (todo, key);
+              g_ptr_array_add (rescans, key);
               g_hash_table_iter_steal (&iter);
             }
           g_mutex_unlock (&watch->lock);
-          for (guint i = 0; i < todo->len; i++)
+          for (guint i = 0; i < rescans->len; i++)
             {
-              char *nl = strchr (todo->pdata[i], '\n');
+              char *nl = strchr (rescans->pdata[i], '\n');
 
               *nl = '\0';
-              maildir_store_rescan (watch->store, todo->pdata[i], nl + 1);
+              maildir_store_rescan (watch->store, rescans->pdata[i], nl + 1);
             }
         }
     }
