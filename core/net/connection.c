@@ -798,7 +798,9 @@ conn_filter_input (PosthornConnection *conn, gsize offset, gsize length)
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
 
-  if (!conn->in_filter.input (conn->in_filter_data, conn->in_buf + offset, length, out, &error))
+  if (!conn->in_filter.input (conn->in_filter_data,
+                              conn->in_buf != NULL ? conn->in_buf + offset : NULL, length,
+                              out, &error))
     {
       posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "input filter: %s",
                                error != NULL ? error->message : "failed");
@@ -1070,6 +1072,19 @@ conn_dispatch (PosthornConnection *conn)
     {
       if (conn_deliver_one (conn))
         continue;
+      /* an input filter that stopped at its own bound has more */
+      if (conn->in_filter.pending != NULL && conn->in_filter.pending (conn->in_filter_data))
+        {
+          gsize before = conn->in_end;
+
+          if (!conn_filter_input (conn, conn->in_end, 0))
+            {
+              conn_finish (conn, "input filter error");
+              break;
+            }
+          if (conn->in_end > before)
+            continue;
+        }
       /* GnuTLS may hold decrypted records the socket will not signal. */
       if (conn->tls_state == TLS_ON && gnutls_record_check_pending (conn->tls) > 0)
         {

@@ -103,6 +103,7 @@ imap_cmd_idle (ImapSession *session)
   posthorn_connection_set_idle_timeout (session->conn, timeout);
   posthorn_connection_set_state (session->conn, "idle");
   keepalive_join (session);
+  imap_compress_release (session);
   /* the command stays running (session->cmd); input flows for DONE */
   posthorn_connection_resume_input (session->conn);
   if (session->state == IMAP_STATE_SELECTED && session->sync_wanted)

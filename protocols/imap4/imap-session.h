@@ -77,7 +77,7 @@ struct _ImapSession {
   const char *idle_end_status;     /* "OK" or "BAD" for idle_done */
   GList idle_link;                 /* in the shared keepalive list */
 
-  /* COMPRESS=DEFLATE (imap-cmd-compress.c): a z_stream, or NULL */
+  /* COMPRESS=DEFLATE (imap-cmd-compress.c): its output side, or NULL */
   gpointer deflate;
 
   /* output backpressure: called once when the output queue drained */
@@ -234,6 +234,9 @@ void imap_cmd_compress (ImapSession *session);
 /* Deflates @data into the output (Z_SYNC_FLUSH); only with session->deflate. */
 void imap_compress_write (ImapSession *session, const void *data, gsize length);
 void imap_compress_free (ImapSession *session);
+/* The session goes idle: frees the zlib states that can be rebuilt
+ * (the deflater; the inflater, keeping its history) until the next use. */
+void imap_compress_release (ImapSession *session);
 
 void imap_cmd_getquota (ImapSession *session);
 void imap_cmd_getquotaroot (ImapSession *session);

@@ -213,6 +213,20 @@ test_compress_plain (Fixture *f, gconstpointer data)
   zexpect (&z, "* 2 RECENT");
   zsend_line (&z, "DONE");
   zexpect (&z, "a7 OK Idle completed.");
+  /* IDLE released both zlib states: the server's output went out as
+   * stored blocks, its inflater kept only the history. The same FETCH
+   * again makes the client's deflater refer back across the release, and
+   * its large answer needs a new deflater */
+  zsend_line (&z, "a6 FETCH 1 BODY.PEEK[]");
+  {
+    g_autofree char *want = g_strdup_printf ("* 1 FETCH (BODY[] {%" G_GSIZE_FORMAT "}", msg->len);
+    zexpect (&z, want);
+  }
+  zfill (&z, msg->len);
+  g_assert_true (memcmp (z.in->data, msg->str, msg->len) == 0);
+  g_byte_array_remove_range (z.in, 0, (guint) msg->len);
+  zexpect (&z, ")");
+  zexpect (&z, "a6 OK Fetch completed.");
   zsend_line (&z, "a8 LOGOUT");
   g_clear_pointer (&line, g_free);
   line = zread_line (&z);
@@ -262,6 +276,114 @@ test_compress_refused (Fixture *f, gconstpointer data)
   g_assert_true (ph_test_client_wait_closed (client, 5000));
 }
 
+/* The server's peak resident memory (VmHWM), in KiB. */
+static guint64
+server_peak_kb (PhTestServer *server)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) ph_test_server_get_pid (server));
+  g_autofree char *text = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  line = strstr (text, "\nVmHWM:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nVmHWM:"), NULL, 10);
+}
+
+/* Deflates @total bytes of 'a' (about 1000:1) without a flush in
+ * between, then a sync flush. */
+static void
+zsend_repeated (ZClient *z, gsize total)
+{
+  static guint8 block[65536];
+  guint8 buf[16384];
+
+  memset (block, 'a', sizeof block);
+  while (total > 0)
+    {
+      gsize n = MIN (total, sizeof block);
+
+      total -= n;
+      z->def.next_in = block;
+      z->def.avail_in = (uInt) n;
+      do
+        {
+          z->def.next_out = buf;
+          z->def.avail_out = sizeof buf;
+          g_assert_cmpint (deflate (&z->def, total == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH), !=,
+                           Z_STREAM_ERROR);
+          /* the server may close the connection before it read all */
+          if (!ph_test_client_send (z->client, buf, (gssize) (sizeof buf - z->def.avail_out)))
+            return;
+        }
+      while (z->def.avail_out == 0);
+    }
+}
+
+/* A decompression bomb: a 16 KiB read inflates to at most 256 KiB at a
+ * time, the line limit still applies (the overlong line is dropped as it
+ * comes, BYE [TOOBIG] at its end), and the server's peak memory hardly
+ * moves (inflated all at once, one read of this input
+ * would be 16 MB). A compressed literal far larger than the bound still
+ * arrives whole. */
+static void
+test_compress_bomb (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = NULL;
+  g_autoptr(PhTestClient) second = NULL;
+  g_autofree char *line = NULL;
+  guint64 before, after;
+  ZClient z;
+
+  second = login_compress (f->server, FALSE, &z);
+  before = server_peak_kb (f->server);
+  zsend (&z, "b3 NOOP ", 8);
+  zsend_repeated (&z, 64 * 1024 * 1024);
+  /* the core drops the overlong line as it comes and answers at its end */
+  zsend (&z, "\r\n", 2);
+  g_clear_pointer (&line, g_free);
+  line = zread_line (&z);
+  g_assert_cmpstr (line, ==, "* BYE [TOOBIG] Command line too long");
+  g_assert_true (ph_test_client_wait_closed (second, 10000));
+  after = server_peak_kb (f->server);
+  g_test_message ("peak RSS %" G_GUINT64_FORMAT " KiB before the bomb, %" G_GUINT64_FORMAT
+                  " KiB after", before, after);
+#if !defined(__SANITIZE_ADDRESS__)
+  /* (ASan's quarantine keeps freed memory resident: no measure there) */
+  g_assert_cmpuint (after, <, before + 8 * 1024);
+#endif
+  zclient_stop (&z);
+
+  /* a compressed literal of 8 MiB: its inflated bytes come from the
+   * filter's backlog, bound by bound */
+  client = login_compress (f->server, FALSE, &z);
+  ph_test_client_set_timeout (client, 60000);
+  {
+    static const char head[] = "From: a@example.org\r\nSubject: zeros\r\n\r\n";
+    gsize body = 8 * 1024 * 1024;
+    g_autofree char *cmd = g_strdup_printf ("b1 APPEND INBOX {%" G_GSIZE_FORMAT "+}\r\n%s",
+                                            sizeof head - 1 + body + 2, head);
+
+    zsend (&z, cmd, strlen (cmd));
+    zsend_repeated (&z, body);
+    zsend (&z, "\r\n\r\n", 4);
+    g_clear_pointer (&line, g_free);
+    line = zexpect_prefix (&z, "b1 ");
+    g_assert_true (g_str_has_prefix (line, "b1 OK [APPENDUID "));
+    zsend_line (&z, "b2 STATUS INBOX (MESSAGES SIZE)");
+    g_clear_pointer (&line, g_free);
+    line = zread_line (&z);
+    {
+      g_autofree char *want = g_strdup_printf ("* STATUS INBOX (MESSAGES 1 SIZE %" G_GSIZE_FORMAT ")",
+                                               sizeof head - 1 + body + 2);
+      g_assert_cmpstr (line, ==, want);
+    }
+    zexpect (&z, "b2 OK Status completed.");
+  }
+
+  zclient_stop (&z);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -271,5 +393,6 @@ main (int argc, char **argv)
   ADD ("/imap4/compress/plain-append-fetch-idle", test_compress_plain, NULL);
   ADD ("/imap4/compress/tls", test_compress_tls, NULL);
   ADD ("/imap4/compress/refused-and-corrupt", test_compress_refused, NULL);
+  ADD ("/imap4/compress/bomb", test_compress_bomb, NULL);
   return g_test_run ();
 }

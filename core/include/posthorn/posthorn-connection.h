@@ -121,6 +121,14 @@ typedef struct {
 
   /* Frees @filter_data when the connection is freed (may be NULL). */
   void (*free) (gpointer filter_data);
+
+  /* Optional (may be NULL; added in ABI 1.1): TRUE while the filter holds
+   * input it has not turned into output yet because @input stopped at a
+   * bound of its own (a decompression bomb must not fill the buffer). The
+   * core then calls @input again with @length 0 once the input already
+   * delivered has been consumed, and only while input flows, before it
+   * reads the socket again. */
+  gboolean (*pending) (gpointer filter_data);
 } PosthornInputFilter;
 
 /* Installs the connection's input filter (once; a second call fails).
