@@ -26,6 +26,7 @@ store_job_free (gpointer p)
   g_strfreev (job->users);
   g_strfreev (job->mailboxes);
   g_free (job->needle);
+  g_clear_pointer (&job->items, g_array_unref);
   g_free (job);
 }
 
@@ -138,41 +139,67 @@ store_prepare_message (PosthornMessage *message, GBytes **info_blob, char **body
   return TRUE;
 }
 
+/* A message made ready for the vtable: parsed, its search text cut. */
+typedef struct {
+  PosthornStoreNewMessage msg;
+  GBytes *info;
+  char *body_text;
+  char *all_text;
+} StorePrepared;
+
+static void
+store_prepared_clear (StorePrepared *p)
+{
+  g_clear_pointer (&p->info, g_bytes_unref);
+  g_clear_pointer (&p->body_text, g_free);
+  g_clear_pointer (&p->all_text, g_free);
+}
+
+static gboolean
+store_prepared_init (StorePrepared *p, PosthornMessage *message, guint32 flags,
+                     const char *const *keywords, gint64 internal_date, GError **error)
+{
+  if (!store_prepare_message (message, &p->info, &p->body_text, &p->all_text, error))
+    return FALSE;
+
+  p->msg.message = message;
+  p->msg.size = posthorn_message_get_size (message);
+  p->msg.info = p->info;
+  /* The mime code's "all" text is the headers, "\n", then the body text:
+   * keep the headers apart so the body is indexed once. */
+  if (g_str_has_suffix (p->all_text, p->body_text))
+    {
+      gsize header_len = strlen (p->all_text) - strlen (p->body_text);
+
+      if (header_len > 0 && *p->body_text != '\0' && p->all_text[header_len - 1] == '\n')
+        header_len--;
+      p->all_text[header_len] = '\0';
+    }
+  utf8_truncate (p->all_text, STORE_SEARCH_TEXT_MAX);
+  utf8_truncate (p->body_text, STORE_SEARCH_TEXT_MAX);
+  p->msg.search_header = p->all_text;
+  p->msg.search_body = p->body_text;
+  p->msg.flags = flags & POSTHORN_MESSAGE_STORED_FLAGS;
+  p->msg.keywords = keywords;
+  p->msg.internal_date = internal_date != 0 ? internal_date : g_get_real_time () / G_USEC_PER_SEC;
+  return TRUE;
+}
+
 static PosthornStoreChanges *
 store_job_append (const StoreBackend *b, StoreJob *job, GError **error)
 {
-  g_autoptr(GBytes) info = NULL;
-  g_autofree char *body_text = NULL;
-  g_autofree char *all_text = NULL;
+  StorePrepared prepared = { 0 };
   g_autofree PosthornStoreTarget *targets = NULL;
   g_autoptr(PosthornStoreChanges) changes = NULL;
-  PosthornStoreNewMessage msg = { 0 };
   guint n = g_strv_length (job->users);
+  gboolean ok;
 
-  if (!store_prepare_message (job->message, &info, &body_text, &all_text, error))
-    return NULL;
-
-  msg.message = job->message;
-  msg.size = posthorn_message_get_size (job->message);
-  msg.info = info;
-  /* The mime code's "all" text is the headers, "\n", then the body text:
-   * keep the headers apart so the body is indexed once. */
-  if (g_str_has_suffix (all_text, body_text))
+  if (!store_prepared_init (&prepared, job->message, job->flags,
+                            (const char *const *) job->keywords, job->internal_date, error))
     {
-      gsize header_len = strlen (all_text) - strlen (body_text);
-
-      if (header_len > 0 && *body_text != '\0' && all_text[header_len - 1] == '\n')
-        header_len--;
-      all_text[header_len] = '\0';
+      store_prepared_clear (&prepared);
+      return NULL;
     }
-  utf8_truncate (all_text, STORE_SEARCH_TEXT_MAX);
-  utf8_truncate (body_text, STORE_SEARCH_TEXT_MAX);
-  msg.search_header = all_text;
-  msg.search_body = body_text;
-  msg.flags = job->flags & POSTHORN_MESSAGE_STORED_FLAGS;
-  msg.keywords = (const char *const *) job->keywords;
-  msg.internal_date = job->internal_date != 0 ? job->internal_date : g_get_real_time () / G_USEC_PER_SEC;
-
   targets = g_new0 (PosthornStoreTarget, n);
   for (guint i = 0; i < n; i++)
     {
@@ -180,9 +207,43 @@ store_job_append (const StoreBackend *b, StoreJob *job, GError **error)
       targets[i].mailbox = job->mailboxes != NULL ? job->mailboxes[i] : "INBOX";
     }
   changes = store_changes_new ();
-  if (!b->vt.append (b->data, &msg, targets, n, changes, error))
-    return NULL;
-  return g_steal_pointer (&changes);
+  ok = b->vt.append (b->data, &prepared.msg, targets, n, changes, error);
+  store_prepared_clear (&prepared);
+  return ok ? g_steal_pointer (&changes) : NULL;
+}
+
+/* MULTIAPPEND: every message prepared first, then one vtable call. */
+static PosthornStoreChanges *
+store_job_append_multi (const StoreBackend *b, StoreJob *job, GError **error)
+{
+  guint n = job->items->len;
+  g_autofree StorePrepared *prepared = g_new0 (StorePrepared, n);
+  g_autofree const PosthornStoreNewMessage **msgs = g_new0 (const PosthornStoreNewMessage *, n);
+  g_autoptr(PosthornStoreChanges) changes = store_changes_new ();
+  PosthornStoreTarget target = { job->user, job->name };
+  gboolean ok = TRUE;
+
+  if (n > 1 && b->vt.append_multi == NULL)
+    {
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED,
+                   "%s cannot add several messages at once",
+                   posthorn_plugin_get_name (b->plugin));
+      return NULL;
+    }
+  for (guint i = 0; ok && i < n; i++)
+    {
+      const StoreJobItem *item = &g_array_index (job->items, StoreJobItem, i);
+
+      ok = store_prepared_init (&prepared[i], item->message, item->flags,
+                                (const char *const *) item->keywords, item->internal_date, error);
+      msgs[i] = &prepared[i].msg;
+    }
+  if (ok)
+    ok = n > 1 ? b->vt.append_multi (b->data, msgs, n, &target, changes, error)
+               : b->vt.append (b->data, msgs[0], &target, 1, changes, error);
+  for (guint i = 0; i < n; i++)
+    store_prepared_clear (&prepared[i]);
+  return ok ? g_steal_pointer (&changes) : NULL;
 }
 
 /* A blob the mime code no longer reads: parse the stored message again. */
@@ -346,6 +407,11 @@ store_job_run (gpointer data, GCancellable *cancellable, GError **error)
       changes = store_job_append (b, job, error);
       ok = changes != NULL;
       break;
+    case STORE_OP_APPEND_MULTI:
+      g_clear_pointer (&changes, posthorn_store_changes_unref);
+      changes = store_job_append_multi (b, job, error);
+      ok = changes != NULL;
+      break;
     case STORE_OP_STORE_FLAGS:
       ok = b->vt.store_flags (b->data, job->user, job->name, job->uidvalidity, job_uids (job),
                               job_n_uids (job), job->mode,
@@ -409,6 +475,7 @@ store_job_run (gpointer data, GCancellable *cancellable, GError **error)
     case STORE_OP_RENAME:
     case STORE_OP_SUBSCRIBE:
     case STORE_OP_APPEND:
+    case STORE_OP_APPEND_MULTI:
     case STORE_OP_STORE_FLAGS:
     case STORE_OP_COPY:
     case STORE_OP_EXPUNGE:

@@ -172,6 +172,45 @@ posthorn_store_append_async (PosthornStoreUser *user, const char *mailbox,
                    user_data);
 }
 
+static void
+store_job_item_clear (gpointer p)
+{
+  StoreJobItem *item = p;
+
+  g_clear_pointer (&item->message, posthorn_message_unref);
+  g_strfreev (item->keywords);
+}
+
+void
+posthorn_store_append_multi_async (PosthornStoreUser *user, const char *mailbox,
+                                   const PosthornStoreAppendItem *items, guint n_items,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  StoreJob *job = store_job_new (STORE_OP_APPEND_MULTI, user);
+
+  store_job_set_name (job, &job->name, mailbox);
+  job->items = g_array_sized_new (FALSE, TRUE, sizeof (StoreJobItem), n_items);
+  g_array_set_clear_func (job->items, store_job_item_clear);
+  if (n_items == 0 && job->invalid == NULL)
+    job->invalid = g_error_new_literal (POSTHORN_ERROR, POSTHORN_ERROR_INVALID,
+                                        "append without messages");
+  for (guint i = 0; i < n_items; i++)
+    {
+      StoreJobItem item = { 0 };
+
+      /* Checks the keywords (the first bad one is kept in job->invalid). */
+      store_job_set_keywords (job, items[i].keywords);
+      item.keywords = g_steal_pointer (&job->keywords);
+      item.message = posthorn_message_ref (items[i].message);
+      item.flags = items[i].flags;
+      item.internal_date = items[i].internal_date;
+      g_array_append_val (job->items, item);
+    }
+  store_job_start (job, (GDestroyNotify) posthorn_store_changes_unref, cancellable, callback,
+                   user_data);
+}
+
 void
 posthorn_store_deliver_async (const char *const *users, const char *const *mailboxes,
                               PosthornMessage *message, gint64 internal_date,

@@ -86,7 +86,16 @@ typedef enum {
   STORE_OP_READ,
   STORE_OP_SEARCH,
   STORE_OP_VANISHED,
+  STORE_OP_APPEND_MULTI,
 } StoreOp;
+
+/* One message of STORE_OP_APPEND_MULTI. */
+typedef struct {
+  PosthornMessage *message;
+  guint32 flags;
+  GStrv keywords;
+  gint64 internal_date;
+} StoreJobItem;
 
 typedef struct {
   StoreOp op;
@@ -111,6 +120,7 @@ typedef struct {
   gsize length;
   PosthornSearchField field;
   char *needle;
+  GArray *items;              /* StoreJobItem: append_multi */
 } StoreJob;
 
 /* store-results.c */

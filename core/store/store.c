@@ -86,6 +86,17 @@ posthorn_store_available (void)
   return result;
 }
 
+gboolean
+posthorn_store_can_append_multi (void)
+{
+  gboolean result;
+
+  g_rw_lock_reader_lock (&backend_lock);
+  result = backend != NULL && backend->vt.append_multi != NULL;
+  g_rw_lock_reader_unlock (&backend_lock);
+  return result;
+}
+
 const StoreBackend *
 store_backend_acquire (GError **error)
 {

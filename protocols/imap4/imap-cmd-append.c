@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* APPEND (UIDPLUS APPENDUID, APPENDLIMIT, BINARY literal8, UTF8=ACCEPT
- * "UTF8 (~{n})"). The message literals were streamed into a
- * PosthornMessageWriter while they arrived (imap-session.c), so a big
- * message is never held whole in memory. */
+/* APPEND and MULTIAPPEND (RFC 3502; UIDPLUS APPENDUID, APPENDLIMIT,
+ * BINARY literal8, UTF8=ACCEPT "UTF8 (~{n})"). The message literals were
+ * streamed into a PosthornMessageWriter while they arrived
+ * (imap-session.c), so a big message is never held whole in memory; the
+ * messages of one command are stored atomically. */
 #include "imap-session.h"
 #include "imap-sequence.h"
 
@@ -11,20 +12,14 @@
 typedef struct {
   ImapSession *session;
   char *mailbox;
-  guint index;
-  guint32 uidvalidity;
-  ImapRangeList *uids;
   guint64 quota_used;
 } AppendJob;
-
-static void append_next (AppendJob *job);
 
 static void
 append_job_free (AppendJob *job)
 {
   imap_session_unref (job->session);
   g_free (job->mailbox);
-  g_clear_pointer (&job->uids, imap_range_list_free);
   g_free (job);
 }
 
@@ -77,6 +72,11 @@ append_done (GObject *source, GAsyncResult *result, gpointer user_data)
   ImapSession *session = job->session;
   g_autoptr(GError) error = NULL;
   g_autoptr(PosthornStoreChanges) changes = posthorn_store_changes_finish (result, &error);
+  g_autoptr(ImapRangeList) uids = imap_range_list_new ();
+  g_autofree char *set = NULL;
+  g_autofree char *code = NULL;
+  guint32 uidvalidity = 0;
+  gboolean selected;
 
   if (imap_session_is_closed (session))
     {
@@ -98,99 +98,112 @@ append_done (GObject *source, GAsyncResult *result, gpointer user_data)
       const PosthornStoreChange *c = posthorn_store_changes_get (changes, k);
       if (c->kind == POSTHORN_EVENT_MESSAGE_NEW)
         {
-          job->uidvalidity = c->uidvalidity;
-          imap_range_list_add (job->uids, c->uid, c->uid);
+          uidvalidity = c->uidvalidity;
+          imap_range_list_add (uids, c->uid, c->uid);
         }
     }
-  job->index++;
-  append_next (job);
+  set = imap_range_list_to_string (uids);
+  selected = session->selected != NULL && strcmp (session->selected, job->mailbox) == 0;
+  code = g_strdup_printf ("APPENDUID %u %s", uidvalidity, set);
+  imap_session_finish (session, selected ? IMAP_SYNC_ALWAYS : IMAP_SYNC_WANTED, "OK",
+                       code, "Append completed.");
+  append_job_free (job);
 }
 
-static void
-append_next (AppendJob *job)
+/* The @index-th message of the command: streamed by the session, or
+ * buffered by the parser. */
+static PosthornMessage *
+append_message_get (ImapSession *session, guint index)
 {
-  ImapSession *session = job->session;
-  GPtrArray *messages = session->cmd->u.append.messages;
-  ImapAppendMessage *m;
-  PosthornMessage *msg;
-  g_autoptr(GPtrArray) keywords = g_ptr_array_new ();
-  guint32 flags = 0;
-  char *bad = NULL;
+  ImapAppendMessage *m = g_ptr_array_index (session->cmd->u.append.messages, index);
+  PosthornMessage *msg = session->append_messages != NULL && index < session->append_messages->len
+                           ? g_ptr_array_index (session->append_messages, index) : NULL;
 
-  if (job->index >= messages->len)
-    {
-      g_autofree char *set = imap_range_list_to_string (job->uids);
-      gboolean selected = session->selected != NULL
-                          && strcmp (session->selected, job->mailbox) == 0;
-      g_autofree char *code = g_strdup_printf ("APPENDUID %u %s", job->uidvalidity, set);
-
-      imap_session_finish (session, selected ? IMAP_SYNC_ALWAYS : IMAP_SYNC_WANTED, "OK",
-                           code, "Append completed.");
-      append_job_free (job);
-      return;
-    }
-  m = g_ptr_array_index (messages, job->index);
-  msg = session->append_messages != NULL && job->index < session->append_messages->len
-          ? g_ptr_array_index (session->append_messages, job->index) : NULL;
   if (msg == NULL && m->data != NULL)
     {
       if (session->append_messages == NULL)
         session->append_messages =
           g_ptr_array_new_with_free_func ((GDestroyNotify) posthorn_message_unref);
-      while (session->append_messages->len < job->index)
+      while (session->append_messages->len < index)
         g_ptr_array_add (session->append_messages, NULL);
-      g_ptr_array_add (session->append_messages, posthorn_message_new_from_bytes (m->data));
-      msg = g_ptr_array_index (session->append_messages, job->index);
+      if (session->append_messages->len == index)
+        g_ptr_array_add (session->append_messages, NULL);
+      msg = posthorn_message_new_from_bytes (m->data);
+      g_ptr_array_index (session->append_messages, index) = msg;
     }
-  if (msg == NULL)
+  return msg;
+}
+
+/* MULTIAPPEND (RFC 3502) and APPEND: every message is checked first and
+ * then all of them go to the store in one atomic call, so a refusal of
+ * any message (size, flags, quota) stores none. */
+static void
+append_all (AppendJob *job)
+{
+  ImapSession *session = job->session;
+  GPtrArray *messages = session->cmd->u.append.messages;
+  g_autofree PosthornStoreAppendItem *items = g_new0 (PosthornStoreAppendItem, messages->len);
+  g_autoptr(GPtrArray) keyword_lists = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  guint64 quota_used = job->quota_used;
+
+  for (guint i = 0; i < messages->len; i++)
     {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "SERVERBUG", "Message data missing.");
-      append_job_free (job);
-      return;
-    }
-  if (m->utf8 && !session->utf8_accept)
-    {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL,
-                           "APPEND UTF8 needs ENABLE UTF8=ACCEPT");
-      append_job_free (job);
-      return;
-    }
-  if (posthorn_message_get_size (msg) == 0)
-    {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "NO", NULL, "Can't save a zero byte message.");
-      append_job_free (job);
-      return;
-    }
-  if (session->settings->append_limit > 0
-      && posthorn_message_get_size (msg) > session->settings->append_limit)
-    {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "TOOBIG", "Message too big.");
-      append_job_free (job);
-      return;
-    }
-  if (session->settings->quota_storage > 0)
-    {
-      job->quota_used += posthorn_message_get_size (msg);
-      if (job->quota_used > session->settings->quota_storage)
+      ImapAppendMessage *m = g_ptr_array_index (messages, i);
+      PosthornMessage *msg = append_message_get (session, i);
+      GPtrArray *keywords = g_ptr_array_new ();
+      char *bad = NULL;
+
+      g_ptr_array_add (keyword_lists, keywords);
+      if (msg == NULL)
         {
-          imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "OVERQUOTA", "Quota exceeded.");
+          imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "SERVERBUG", "Message data missing.");
           append_job_free (job);
           return;
         }
+      if (m->utf8 && !session->utf8_accept)
+        {
+          imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL,
+                               "APPEND UTF8 needs ENABLE UTF8=ACCEPT");
+          append_job_free (job);
+          return;
+        }
+      if (posthorn_message_get_size (msg) == 0)
+        {
+          imap_session_finish (session, IMAP_SYNC_WANTED, "NO", NULL, "Can't save a zero byte message.");
+          append_job_free (job);
+          return;
+        }
+      if (session->settings->append_limit > 0
+          && posthorn_message_get_size (msg) > session->settings->append_limit)
+        {
+          imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "TOOBIG", "Message too big.");
+          append_job_free (job);
+          return;
+        }
+      if (session->settings->quota_storage > 0)
+        {
+          quota_used += posthorn_message_get_size (msg);
+          if (quota_used > session->settings->quota_storage)
+            {
+              imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "OVERQUOTA", "Quota exceeded.");
+              append_job_free (job);
+              return;
+            }
+        }
+      if (!imap_flags_parse (m->flags, &items[i].flags, keywords, &bad))
+        {
+          imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL, "Invalid system flag %s", bad);
+          append_job_free (job);
+          return;
+        }
+      g_ptr_array_add (keywords, NULL);
+      items[i].message = msg;
+      items[i].keywords = (const char *const *) keywords->pdata;
+      items[i].internal_date = m->has_date ? m->date : 0;
     }
-  if (!imap_flags_parse (m->flags, &flags, keywords, &bad))
-    {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL, "Invalid system flag %s", bad);
-      append_job_free (job);
-      return;
-    }
-  g_ptr_array_add (keywords, NULL);
-  posthorn_store_append_async (session->user, job->mailbox, msg, flags,
-                               (const char *const *) keywords->pdata,
-                               m->has_date ? m->date : 0, session->cancellable,
-                               append_done, job);
+  posthorn_store_append_multi_async (session->user, job->mailbox, items, messages->len,
+                                     session->cancellable, append_done, job);
 }
-
 
 static void
 append_quota_known (ImapSession *session, guint64 used, gpointer user_data)
@@ -203,7 +216,7 @@ append_quota_known (ImapSession *session, guint64 used, gpointer user_data)
       return;
     }
   job->quota_used = used;
-  append_next (job);
+  append_all (job);
 }
 
 void
@@ -221,11 +234,10 @@ imap_cmd_append (ImapSession *session)
   job = g_new0 (AppendJob, 1);
   job->session = imap_session_ref (session);
   job->mailbox = name;
-  job->uids = imap_range_list_new ();
   if (session->settings->quota_storage > 0)
     {
       imap_quota_usage_async (session, append_quota_known, job);
       return;
     }
-  append_next (job);
+  append_all (job);
 }

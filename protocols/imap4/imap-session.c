@@ -118,6 +118,8 @@ imap_session_capabilities (ImapSession *session)
                             session->settings->append_limit);
   else
     g_string_append (caps, " APPENDLIMIT");
+  if (posthorn_store_can_append_multi ())
+    g_string_append (caps, " MULTIAPPEND");
   return g_string_free (caps, FALSE);
 }
 

@@ -119,17 +119,26 @@ append_folder_free (gpointer p)
   g_free (af);
 }
 
-gboolean
-maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
-                const PosthornStoreTarget *targets, guint n_targets,
-                PosthornStoreChanges *changes, GError **error)
+static void
+unlink_all (GPtrArray *paths)
 {
-  MaildirStore *store = data;
+  for (guint i = 0; i < paths->len; i++)
+    g_unlink (paths->pdata[i]);
+}
+
+/* Adds every message of @msgs to every target: all files are written to
+ * tmp/ first, then placed in cur/ and indexed under the lock, and each
+ * folder's uidlist is appended to once, so a reader sees all of them or
+ * none (MULTIAPPEND). */
+static gboolean
+append_messages (MaildirStore *store, const PosthornStoreNewMessage *const *msgs, guint n_msgs,
+                 const PosthornStoreTarget *targets, guint n_targets,
+                 PosthornStoreChanges *changes, GError **error)
+{
   g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func (append_folder_free);
   g_autoptr(GPtrArray) placed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func (g_free);
   g_autofree AppendFolder **target_folder = g_new0 (AppendFolder *, n_targets);
-  g_autofree char *tmp = NULL;
-  g_autofree char *first_root = NULL;
   gboolean ok = TRUE;
 
   /* The bytes go to disk before the lock is taken: a 50 MB APPEND does not
@@ -139,9 +148,17 @@ maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
 
     if (root == NULL || (!maildir_is_dir (root) && !maildir_make (root, FALSE, error)))
       return FALSE;
-    tmp = write_tmp (root, msg, error);
-    if (tmp == NULL)
-      return FALSE;
+    for (guint k = 0; k < n_msgs; k++)
+      {
+        char *tmp = write_tmp (root, msgs[k], error);
+
+        if (tmp == NULL)
+          {
+            unlink_all (tmps);
+            return FALSE;
+          }
+        g_ptr_array_add (tmps, tmp);
+      }
   }
 
   g_mutex_lock (&store->lock);
@@ -196,8 +213,11 @@ maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
           af->in_transaction = ok;
         }
     }
-  for (guint i = 0; ok && i < n_targets; i++)
+  for (guint n = 0; ok && n < n_msgs * n_targets; n++)
     {
+      const PosthornStoreNewMessage *msg = msgs[n / n_targets];
+      const char *tmp = tmps->pdata[n / n_targets];
+      guint i = n % n_targets;
       AppendFolder *af = target_folder[i];
       MaildirFolder *f = &af->folder;
       g_autofree char *base = maildir_unique_base (msg->size);
@@ -272,11 +292,26 @@ maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
         }
     }
   if (!ok)
-    for (guint i = 0; i < placed->len; i++)
-      g_unlink (placed->pdata[i]);
+    unlink_all (placed);
   g_clear_pointer (&folders, g_ptr_array_unref);
   g_mutex_unlock (&store->lock);
-  g_unlink (tmp);
+  unlink_all (tmps);
   return ok;
+}
+
+gboolean
+maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
+                const PosthornStoreTarget *targets, guint n_targets,
+                PosthornStoreChanges *changes, GError **error)
+{
+  return append_messages (data, &msg, 1, targets, n_targets, changes, error);
+}
+
+gboolean
+maildir_append_multi (gpointer data, const PosthornStoreNewMessage *const *messages,
+                      guint n_messages, const PosthornStoreTarget *target,
+                      PosthornStoreChanges *changes, GError **error)
+{
+  return append_messages (data, messages, n_messages, target, 1, changes, error);
 }
 

@@ -293,6 +293,9 @@ gboolean maildir_file_place (const char *src, const char *dst, GError **error);
 gboolean maildir_append (gpointer data, const PosthornStoreNewMessage *msg,
                          const PosthornStoreTarget *targets, guint n_targets,
                          PosthornStoreChanges *changes, GError **error);
+gboolean maildir_append_multi (gpointer data, const PosthornStoreNewMessage *const *messages,
+                               guint n_messages, const PosthornStoreTarget *target,
+                               PosthornStoreChanges *changes, GError **error);
 
 /* maildir-messages.c: STORE, COPY/MOVE, EXPUNGE (vtable entries) */
 gboolean maildir_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,

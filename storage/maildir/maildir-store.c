@@ -38,6 +38,7 @@ const PosthornStoreVTable maildir_store_vtable = {
   .status = maildir_status,
   .sync = maildir_sync,
   .append = maildir_append,
+  .append_multi = maildir_append_multi,
   .store_flags = maildir_store_flags,
   .copy = maildir_copy,
   .expunge = maildir_expunge,

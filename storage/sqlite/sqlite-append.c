@@ -63,7 +63,8 @@ append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
  * fsync for all of them. Nobody returns before the commit that holds its
  * message is durable. */
 typedef struct {
-  const PosthornStoreNewMessage *msg;
+  const PosthornStoreNewMessage *const *msgs;  /* several: MULTIAPPEND, one savepoint */
+  guint n_msgs;
   const PosthornStoreTarget *targets;
   guint n_targets;
   PosthornStoreChanges *changes;
@@ -95,8 +96,10 @@ append_run_batch (SqliteStore *store, GPtrArray *batch)
     {
       AppendRequest *r = batch->pdata[i];
 
-      r->ok = sqlite_store_exec (conn, "SAVEPOINT append", &r->error) &&
-              append_in_transaction (conn, r->msg, r->targets, r->n_targets, r->changes, &r->error);
+      r->ok = sqlite_store_exec (conn, "SAVEPOINT append", &r->error);
+      for (guint k = 0; r->ok && k < r->n_msgs; k++)
+        r->ok = append_in_transaction (conn, r->msgs[k], r->targets, r->n_targets, r->changes,
+                                       &r->error);
       if (!r->ok)
         sqlite3_exec (conn->db, "ROLLBACK TO append", NULL, NULL, NULL);
       sqlite3_exec (conn->db, "RELEASE append", NULL, NULL, NULL);
@@ -119,13 +122,12 @@ append_run_batch (SqliteStore *store, GPtrArray *batch)
     }
 }
 
-gboolean
-sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
-               const PosthornStoreTarget *targets, guint n_targets,
-               PosthornStoreChanges *changes, GError **error)
+static gboolean
+append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *msgs, guint n_msgs,
+                    const PosthornStoreTarget *targets, guint n_targets,
+                    PosthornStoreChanges *changes, GError **error)
 {
-  SqliteStore *store = data;
-  AppendRequest req = { msg, targets, n_targets, changes, NULL, FALSE, FALSE };
+  AppendRequest req = { msgs, n_msgs, targets, n_targets, changes, NULL, FALSE, FALSE };
 
   g_mutex_lock (&store->queue_lock);
   g_ptr_array_add (store->append_queue, &req);
@@ -151,3 +153,20 @@ sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
   return req.ok;
 }
 
+gboolean
+sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
+               const PosthornStoreTarget *targets, guint n_targets,
+               PosthornStoreChanges *changes, GError **error)
+{
+  return append_request_run (data, &msg, 1, targets, n_targets, changes, error);
+}
+
+/* MULTIAPPEND: every message in the one savepoint of its request, so they
+ * commit (and become visible) together or not at all. */
+gboolean
+sqlite_append_multi (gpointer data, const PosthornStoreNewMessage *const *messages,
+                     guint n_messages, const PosthornStoreTarget *target,
+                     PosthornStoreChanges *changes, GError **error)
+{
+  return append_request_run (data, messages, n_messages, target, 1, changes, error);
+}

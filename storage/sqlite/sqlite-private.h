@@ -148,6 +148,9 @@ gboolean sqlite_sync (gpointer data, const char *user, const char *name, guint32
 gboolean sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
                         const PosthornStoreTarget *targets, guint n_targets,
                         PosthornStoreChanges *changes, GError **error);
+gboolean sqlite_append_multi (gpointer data, const PosthornStoreNewMessage *const *messages,
+                              guint n_messages, const PosthornStoreTarget *target,
+                              PosthornStoreChanges *changes, GError **error);
 
 /* sqlite-messages.c: STORE, COPY/MOVE, EXPUNGE (vtable entries). */
 gboolean sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,

@@ -25,4 +25,5 @@ const PosthornStoreVTable sqlite_store_vtable = {
   .fetch = sqlite_fetch,
   .read = sqlite_read,
   .search_text = sqlite_search_text,
+  .append_multi = sqlite_append_multi,
 };

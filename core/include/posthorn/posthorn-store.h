@@ -317,6 +317,36 @@ void posthorn_store_append_async (PosthornStoreUser *user,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data);
 
+/* One message of posthorn_store_append_multi_async(). */
+typedef struct {
+  PosthornMessage *message;
+  guint32 flags;                 /* system flags */
+  const char *const *keywords;   /* NULL-terminated or NULL */
+  gint64 internal_date;          /* Unix seconds (0: now) */
+} PosthornStoreAppendItem;
+
+/* Adds @n_items messages to @mailbox of @user at once (IMAP MULTIAPPEND,
+ * RFC 3502): all or nothing, with ascending UIDs in the order given, made
+ * durable and visible to other sessions together (one commit; their events
+ * are published together). If any message fails (bad keyword, the mailbox
+ * is missing: NOT_FOUND, ...) nothing is stored. The changes hold one
+ * MESSAGE_NEW per message, in order. @items and what they point to are
+ * copied/referenced before the call returns. With more than one item this
+ * fails with POSTHORN_ERROR_UNSUPPORTED unless
+ * posthorn_store_can_append_multi(). Added in ABI 1.1. */
+void posthorn_store_append_multi_async (PosthornStoreUser *user,
+                                        const char *mailbox,
+                                        const PosthornStoreAppendItem *items,
+                                        guint n_items,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+
+/* TRUE if the registered store can add several messages atomically (its
+ * vtable has append_multi); FALSE too when no store is registered. Added
+ * in ABI 1.1. */
+gboolean posthorn_store_can_append_multi (void);
+
 /* Delivers @message to several users' mailboxes at once, all or nothing
  * (for SMTP/LMTP: one transaction, then "250"). @users is NULL-terminated;
  * @mailboxes, if not NULL, has one name per user (a NULL @mailboxes means
@@ -764,6 +794,17 @@ typedef struct {
   gboolean (*search_text) (gpointer data, const char *user, const char *name,
                            guint32 uidvalidity, PosthornSearchField field,
                            const char *needle, GArray *out_uids, GError **error);
+
+  /* Optional, added in ABI 1.1 (NULL: several messages cannot be added
+   * atomically; posthorn_store_can_append_multi() says FALSE). Adds the
+   * @n_messages messages to the one mailbox @target (creating INBOX and
+   * the user like append does) in one transaction: all or nothing, durable
+   * before returning TRUE, and no reader sees any of them before all are
+   * there. UIDs ascend in the given order; one MESSAGE_NEW change per
+   * message, in order. */
+  gboolean (*append_multi) (gpointer data, const PosthornStoreNewMessage *const *messages,
+                            guint n_messages, const PosthornStoreTarget *target,
+                            PosthornStoreChanges *changes, GError **error);
 } PosthornStoreVTable;
 
 /* Registers @plugin as the daemon's store (call it from the plugin's
