@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 static char *log_level_override;
+static gboolean check_only;
 static GMainLoop *loop;
 static guint signal_sources[3];
 static guint drain_source;
@@ -30,6 +31,12 @@ const char *
 ph_daemon_default_config_file (void)
 {
   return POSTHORN_SYSCONFDIR "/posthorn/posthorn.conf";
+}
+
+void
+ph_daemon_set_check_only (gboolean enabled)
+{
+  check_only = enabled;
 }
 
 void
@@ -67,6 +74,8 @@ daemon_notify (const char *state)
   close (fd);
 }
 
+static gboolean daemon_drop_privileges (GError **error);
+
 static gboolean
 daemon_load_all (const char *config_file, const char *ports_file, GError **error)
 {
@@ -78,6 +87,11 @@ daemon_load_all (const char *config_file, const char *ports_file, GError **error
   ph_log_setup (log_level_override != NULL ? log_level_override : s->log_level);
 
   if (!ph_tls_setup (error))
+    return FALSE;
+  /* --check-config binds nothing, so it can become [core] user before the
+   * plugins initialise: what they create (a database, the queue folder)
+   * is then that user's, as after a real start, never root's. */
+  if (check_only && !daemon_drop_privileges (error))
     return FALSE;
   if (!ph_plugins_load (error))
     return FALSE;
@@ -162,6 +176,11 @@ daemon_drop_privileges (GError **error)
         g_debug ("not started as root: [core] user=%s does not apply", s->user);
       return TRUE;
     }
+  /* --check-config as root on a config that would not start as root (or
+   * insists on root): it runs as root and says nothing, so that any config
+   * can be checked; the start reports the problem. */
+  if (check_only && (s->user == NULL || strcmp (s->user, "root") == 0))
+    return TRUE;
   if (s->user == NULL)
     {
       ph_config_set_error (error, "core", "user",

@@ -104,6 +104,11 @@ void ph_daemon_unload (void);
 gboolean ph_daemon_reload (GError **error);
 /* POSTHORN_SYSCONFDIR/posthorn/posthorn.conf: where posthornd looks without -c. */
 const char *ph_daemon_default_config_file (void);
+/* posthornd --check-config: ph_daemon_load() then switches to [core] user
+ * (when started as root and the key names another user) after reading the
+ * config and TLS files and before the plugins initialise, so that nothing
+ * they create is left owned by root. Call before ph_daemon_load(). */
+void ph_daemon_set_check_only (gboolean enabled);
 /* posthornd --log-level: overrides [core] log_level; call before
  * ph_daemon_load(). NULL removes the override. */
 void ph_daemon_set_log_level (const char *level);
@@ -128,7 +133,16 @@ gboolean ph_tls_reload (GError **error);
 gboolean ph_tls_available (void);
 void ph_tls_teardown (void);
 
-/* Binds every listener the services asked for; writes --ports-file. */
+/* systemd socket activation (sd_listen_fds(3), without libsystemd): when
+ * $LISTEN_PID is this process, takes the $LISTEN_FDS listening sockets from
+ * fd 3 on (named by $LISTEN_FDNAMES) and unsets the three variables. Call
+ * once, early in main(), before any thread starts (it changes the
+ * environment). ph_net_start() uses a passed socket instead of binding a
+ * listener whose address it is bound to, and warns about and closes the
+ * passed sockets no listener matches. */
+void ph_net_take_listen_fds (void);
+/* Binds every listener the services asked for (or takes the socket systemd
+ * passed for it); writes --ports-file. */
 gboolean ph_net_start (GError **error);
 /* "imap4 127.0.0.1:143 plain" lines for --check-config (free with g_strfreev). */
 char **ph_net_describe_listeners (void);

@@ -81,6 +81,9 @@ main (int argc, char **argv)
       return fail (message);
     }
 
+  /* Before any thread exists: this unsets $LISTEN_FDS and friends. */
+  ph_net_take_listen_fds ();
+
   if (version)
     {
       printf ("posthornd %s (plugin ABI %d.%d)\n", POSTHORN_VERSION,
@@ -97,6 +100,7 @@ main (int argc, char **argv)
   if (log_level == NULL && check_config)
     log_level = g_strdup ("warning");
   ph_daemon_set_log_level (log_level);
+  ph_daemon_set_check_only (check_config);
   if (config_file == NULL)
     config_file = g_strdup (ph_daemon_default_config_file ());
 

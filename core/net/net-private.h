@@ -37,6 +37,10 @@ typedef struct {
   gboolean optional;          /* a failure to bind is only logged */
   int follow_port_of;         /* index of the listener whose port to reuse, or -1 */
   int fd;
+  gboolean passed;            /* fd came from systemd (socket activation): never
+                               * unlink its unix socket file */
+  gboolean covered;           /* not bound: a dual-stack socket systemd passed for
+                               * the IPv6 half of "*:PORT" serves IPv4 too */
   GSource *source;
   GSource *retry_source;      /* accepting paused after EMFILE */
   guint16 bound_port;

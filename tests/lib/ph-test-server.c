@@ -41,6 +41,9 @@ struct _PhTestServer {
   int exit_status;
   char *ports_text;
   GArray *ports;  /* PortEntry */
+  GArray *passed_fds;     /* int: systemd socket activation (not owned) */
+  char *passed_names;
+  gint64 passed_pid;      /* LISTEN_PID; 0: the daemon's own */
 };
 
 static void
@@ -239,9 +242,35 @@ ph_test_server_start (PhTestServer *server, GError **error)
   argv[4] = server->ports_path;
   argv[5] = "--foreground";
   argv[6] = NULL;
-  ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                         server_child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
-                                         &server->pid, NULL, NULL, NULL, error);
+  if (server->passed_fds != NULL)
+    {
+      /* The shell's pid is the daemon's after exec: LISTEN_PID=$$. */
+      g_autofree char *script = NULL;
+      g_autofree int *targets = g_new (int, server->passed_fds->len);
+      g_autofree char *pid = server->passed_pid > 0
+                             ? g_strdup_printf ("%" G_GINT64_FORMAT, server->passed_pid)
+                             : g_strdup ("$$");
+      g_autofree char *names = g_shell_quote (server->passed_names != NULL
+                                              ? server->passed_names : "");
+      const char *wrapped[10] = { "/bin/sh", "-c", NULL, posthornd, "-c", server->config_path,
+                                  "--ports-file", server->ports_path, "--foreground", NULL };
+
+      script = g_strdup_printf ("LISTEN_PID=%s LISTEN_FDS=%u LISTEN_FDNAMES=%s; "
+                                "export LISTEN_PID LISTEN_FDS LISTEN_FDNAMES; exec \"$0\" \"$@\"",
+                                pid, server->passed_fds->len, names);
+      wrapped[2] = script;
+      for (guint i = 0; i < server->passed_fds->len; i++)
+        targets[i] = 3 + (int) i;
+      ok = g_spawn_async_with_pipes_and_fds (NULL, wrapped, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                             server_child_setup, NULL, -1, log_fd, log_fd,
+                                             (const int *) server->passed_fds->data, targets,
+                                             server->passed_fds->len,
+                                             &server->pid, NULL, NULL, NULL, error);
+    }
+  else
+    ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                           server_child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                           &server->pid, NULL, NULL, NULL, error);
   close (log_fd);
   if (!ok)
     return FALSE;
@@ -275,6 +304,18 @@ ph_test_server_start (PhTestServer *server, GError **error)
   }
   ph_test_server_stop (server);
   return FALSE;
+}
+
+void
+ph_test_server_pass_sockets (PhTestServer *server, const int *fds, guint n_fds,
+                             const char *names, gint64 listen_pid)
+{
+  g_clear_pointer (&server->passed_fds, g_array_unref);
+  g_clear_pointer (&server->passed_names, g_free);
+  server->passed_fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_append_vals (server->passed_fds, fds, n_fds);
+  server->passed_names = g_strdup (names);
+  server->passed_pid = listen_pid;
 }
 
 void
@@ -484,5 +525,7 @@ ph_test_server_free (PhTestServer *server)
   g_ptr_array_unref (server->plugin_dirs);
   g_free (server->ports_text);
   g_array_unref (server->ports);
+  g_clear_pointer (&server->passed_fds, g_array_unref);
+  g_free (server->passed_names);
   g_free (server);
 }

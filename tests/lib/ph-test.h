@@ -70,6 +70,15 @@ void ph_test_server_add_plugin_dir (PhTestServer *server, const char *dir);
 /* Whether the config gets a [tls] group (default TRUE). */
 void ph_test_server_set_tls (PhTestServer *server, gboolean enabled);
 
+/* systemd socket activation: the next start hands @fds (listening sockets
+ * the caller keeps and may close after the start) to the daemon as fds 3,
+ * 4, ... with LISTEN_FDS, LISTEN_FDNAMES=@names (':'-separated, may be
+ * NULL) and LISTEN_PID set as systemd does, through
+ * `sh -c 'LISTEN_PID=$$ ... exec posthornd ...'`; @listen_pid > 0 sets
+ * another LISTEN_PID (one that is not the daemon's). */
+void ph_test_server_pass_sockets (PhTestServer *server, const int *fds, guint n_fds,
+                                  const char *names, gint64 listen_pid);
+
 /* Writes the config, runs `$POSTHORND -c CONFIG --ports-file DIR/ports
  * --foreground` (its stdout and stderr go to DIR/posthornd.log) and waits
  * up to 10 s for the ports file. The daemon gets SIGTERM if the test

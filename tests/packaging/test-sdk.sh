@@ -17,7 +17,7 @@ STAGE=$TMP/stage
 DAEMON_PID=
 trap 'if [ -n "$DAEMON_PID" ]; then kill -9 "$DAEMON_PID" 2>/dev/null; fi; rm -rf "$TMP"' EXIT
 
-echo "1..14"
+echo "1..15"
 n=0
 failed=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
@@ -51,7 +51,7 @@ PLUGINDIR=$LIBDIR/posthorn-1/plugins
 # 1. meson install into the staging folder.
 if ! "$MESON" install -C "$BUILD" --destdir "$STAGE" --no-rebuild --quiet >"$TMP/install.log" 2>&1; then
   not_ok "meson install --destdir" "$TMP/install.log"
-  for i in $(seq 2 14); do not_ok "skipped: nothing installed"; done
+  for i in $(seq 2 15); do not_ok "skipped: nothing installed"; done
   exit 1
 fi
 ok "meson install --destdir"
@@ -263,5 +263,32 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -n "$unit" ]; then
 else
   skip "systemd-analyze security posthorn.service" "systemd-analyze is not installed"
 fi
+
+# 15. posthorn.socket (socket activation) listens exactly where the shipped
+# posthorn.conf's listeners are: a passed socket no listener matches is
+# closed, and a listener whose port the socket unit holds could not bind.
+socket_unit=$(find "$STAGE" -path '*/system/posthorn.socket' | head -n 1)
+socket_matches_config () {
+  [ -n "$socket_unit" ] || { echo "posthorn.socket is not installed"; return 1; }
+  python3 - "$socket_unit" "$STAGE$SYSCONFDIR/posthorn/posthorn.conf" <<'PY'
+import configparser, sys
+unit = sorted(l.split('=', 1)[1].strip() for l in open(sys.argv[1])
+              if l.startswith('ListenStream='))
+conf = configparser.ConfigParser(interpolation=None, strict=False, comment_prefixes=('#',))
+conf.read(sys.argv[2])
+listeners = []
+for group in ('imap4', 'pop3', 'smtp'):
+    for key in ('listen', 'listen_tls', 'submission', 'submission_tls', 'lmtp'):
+        for entry in conf.get(group, key, fallback='').split(';'):
+            entry = entry.strip()
+            if entry:
+                listeners.append(entry[5:] if entry.startswith('unix:') else entry)
+listeners.sort()
+print('socket unit:', unit)
+print('posthorn.conf:', listeners)
+sys.exit(0 if unit == listeners and unit else 1)
+PY
+}
+check "posthorn.socket listens where the shipped posthorn.conf does" "$TMP/socket.log" socket_matches_config
 
 exit $failed

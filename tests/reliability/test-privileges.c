@@ -306,6 +306,114 @@ test_unknown_user (void)
   g_assert_nonnull (strstr (output, "no such user"));
 }
 
+static void
+remove_children (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        {
+          remove_children (child);
+          g_assert_cmpint (g_rmdir (child), ==, 0);
+        }
+      else
+        g_assert_cmpint (g_unlink (child), ==, 0);
+    }
+}
+
+static void
+run_check_config (PhTestServer *server)
+{
+  const char *argv[] = { g_getenv ("POSTHORND"), "--check-config", "-c",
+                         ph_test_server_get_config_path (server), NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("posthornd --check-config failed: %s%s", out, err);
+  g_assert_nonnull (strstr (out, "plugin auth-passwd-file "));
+  g_assert_nonnull (strstr (out, "imap4 127.0.0.1:0 plain"));
+}
+
+/* posthornd --check-config run as root with [core] user set becomes that
+ * user before the plugins initialise: whatever they create in the state
+ * dir (the database, the queue folder) is never root's, whether the state
+ * dir was there (tmpfiles.d) or not. */
+static void
+test_check_config_as_root (void)
+{
+  g_autoptr(PhTestServer) server = NULL;
+  g_autofree char *users = NULL;
+  const char *state;
+  struct passwd *pw;
+  struct stat st;
+  guint n_files = 0, n_dirs = 0;
+  g_autoptr(GString) problems = g_string_new (NULL);
+
+  if (!need_root ())
+    return;
+  pw = getpwnam (DROP_USER);
+  server = server_create ("user=" DROP_USER, NULL);
+  state = ph_test_server_get_state_dir (server);
+  users = g_build_filename (ph_test_server_get_dir (server), "users", NULL);
+  /* the user reads what it reads after the switch: the users file */
+  g_assert_cmpint (g_chmod (ph_test_server_get_dir (server), 0711), ==, 0);
+  g_assert_cmpint (g_chmod (users, 0644), ==, 0);
+  g_assert_cmpint (chown (state, pw->pw_uid, pw->pw_gid), ==, 0);
+  /* a start writes the config; its files go, the state dir stays */
+  ph_test_server_start_or_die (server);
+  {
+    /* served: the switch of user and the signal handlers are in place */
+    g_autoptr(PhTestClient) client = ph_test_client_connect (server, "imap4", FALSE);
+    g_autofree char *greeting = ph_test_client_read_line (client);
+
+    g_assert_true (g_str_has_prefix (greeting, "* OK"));
+  }
+  g_assert_cmpint (ph_test_server_stop (server), ==, 0);
+  remove_children (state);
+
+  run_check_config (server);
+  check_tree (state, pw->pw_uid, &n_files, &n_dirs, problems);
+  if (problems->len > 0)
+    g_error ("after --check-config in an existing state dir:%s", problems->str);
+  g_test_message ("--check-config left %u files, %u folders, all uid %u", n_files, n_dirs,
+                  (guint) pw->pw_uid);
+
+  /* no state dir at all: it is made for the user, and so is its content */
+  remove_children (state);
+  g_assert_cmpint (g_rmdir (state), ==, 0);
+  run_check_config (server);
+  g_assert_cmpint (stat (state, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, pw->pw_uid);
+  n_files = n_dirs = 0;
+  check_tree (state, pw->pw_uid, &n_files, &n_dirs, problems);
+  if (problems->len > 0)
+    g_error ("after --check-config without a state dir:%s", problems->str);
+
+  /* and the real start afterwards is fine with what it finds */
+  ph_test_server_start_or_die (server);
+  {
+    g_autoptr(PhTestClient) client = ph_test_client_connect (server, "imap4", FALSE);
+    g_autofree char *greeting = ph_test_client_read_line (client);
+    g_autofree char *login = NULL;
+
+    g_assert_true (g_str_has_prefix (greeting, "* OK"));
+    login = imap_command (client, "l", "LOGIN alice@example.org pw");
+    g_assert_true (g_str_has_prefix (login, "l OK"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -315,5 +423,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/privileges/root-refused-without-user", test_root_refused);
   g_test_add_func ("/reliability/privileges/root-explicit", test_root_explicit);
   g_test_add_func ("/reliability/privileges/unknown-user", test_unknown_user);
+  g_test_add_func ("/reliability/privileges/check-config-as-root", test_check_config_as_root);
   return g_test_run ();
 }
