@@ -85,7 +85,6 @@ login_user_opened (GObject *source, GAsyncResult *result, gpointer user_data)
     posthorn_connection_set_user (session->conn, session->username);
     posthorn_connection_set_state (session->conn, "auth");
     posthorn_connection_set_idle_timeout (session->conn, session->settings->idle_timeout);
-    posthorn_connection_count (session->conn, "logins", 1);
     caps = imap_session_capabilities (session);
     imap_session_finish (session, IMAP_SYNC_NONE, "OK", NULL, "[CAPABILITY %s] Logged in", caps);
   }
@@ -104,7 +103,6 @@ login_succeeded (ImapSession *session, const char *user)
 static void
 login_failed (ImapSession *session, const GError *error)
 {
-  posthorn_connection_count (session->conn, "logins_failed", 1);
   if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_PERMISSION))
     imap_session_finish (session, IMAP_SYNC_NONE, "NO", "PRIVACYREQUIRED",
                          "Plaintext authentication disallowed on non-secure connections.");
