@@ -23,7 +23,8 @@ static gboolean
 keepalive_tick (gpointer user_data)
 {
   for (GList *l = idlers.head; l != NULL; l = l->next)
-    imap_session_write_literal ((ImapSession *) l->data, "* OK Still here\r\n");
+    if (!imap_notify_blocks_output (l->data))
+      imap_session_write_literal ((ImapSession *) l->data, "* OK Still here\r\n");
   return G_SOURCE_CONTINUE;
 }
 
@@ -81,14 +82,20 @@ idle_synced (ImapSession *session, gpointer user_data)
     return;
   if (session->idle_done)
     idle_end (session, session->idle_end_status);
-  else if (session->idling && session->sync_wanted)
-    idle_sync (session);
+  else if (session->idling)
+    {
+      /* NOTIFY MessageNew (fetch-att): the new messages' data */
+      imap_notify_idle_synced (session);
+      if (session->sync_wanted)
+        idle_sync (session);
+    }
 }
 
 static void
 idle_sync (ImapSession *session)
 {
-  if (session->sync_running || session->view == NULL || imap_session_is_closed (session))
+  if (session->sync_running || session->view == NULL || imap_session_is_closed (session)
+      || imap_notify_is_pushing (session))
     return;
   imap_session_sync (session, FALSE, NULL, idle_synced, NULL);
 }

@@ -48,6 +48,10 @@ imap4_init (PosthornPlugin *plugin, GError **error)
       return FALSE;
     }
   settings->idle_keepalive = (guint) value;
+  if (!posthorn_config_get_uint64 (plugin, "notify_max_pending", 1000, 1, 1000000, FALSE,
+                                   &value, error))
+    return FALSE;
+  settings->notify_max_pending = (guint) value;
   if (!posthorn_config_get_uint64 (plugin, "quota_storage", 0, 0, G_MAXUINT64 / 2,
                                    TRUE, &settings->quota_storage, error))
     return FALSE;

@@ -18,6 +18,7 @@ imap_session_unref (ImapSession *session)
   if (!g_atomic_int_dec_and_test (&session->ref))
     return;
   imap_idle_forget (session);
+  imap_notify_free (session);
   imap_compress_free (session);
   imap_parser_free (&session->parser);
   g_clear_pointer (&session->cmd, imap_command_free);
@@ -108,7 +109,7 @@ imap_session_capabilities (ImapSession *session)
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
                          " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE"
-                         " CONDSTORE QRESYNC");
+                         " CONDSTORE QRESYNC NOTIFY");
   if (session->deflate == NULL)
     g_string_append (caps, " COMPRESS=DEFLATE");
   if (session->settings->quota_storage > 0)
@@ -454,6 +455,12 @@ finish_tagged (ImapSession *session, gpointer user_data)
 {
   char *line = user_data;
 
+  if (imap_notify_internal_finished (session))
+    {
+      g_free (line);
+      return;
+    }
+  imap_notify_flush (session);
   imap_session_write (session, line, strlen (line));
   g_free (line);
   session_next (session);
@@ -601,11 +608,6 @@ dispatch (ImapSession *session)
 {
   ImapCommand *cmd = session->cmd;
 
-  if (cmd->type == IMAP_COMMAND_NOTIFY)
-    {
-      bad (session, "Command not supported by this server");
-      return;
-    }
   if (!state_allows (session, cmd->type))
     {
       if (session->state == IMAP_STATE_NOT_AUTH)
@@ -623,6 +625,7 @@ dispatch (ImapSession *session)
     case IMAP_COMMAND_NOOP: imap_cmd_noop (session); break;
     case IMAP_COMMAND_IDLE: imap_cmd_idle (session); break;
     case IMAP_COMMAND_COMPRESS: imap_cmd_compress (session); break;
+    case IMAP_COMMAND_NOTIFY: imap_cmd_notify (session); break;
     case IMAP_COMMAND_LOGOUT: imap_cmd_logout (session); break;
     case IMAP_COMMAND_STARTTLS: imap_cmd_starttls (session); break;
     case IMAP_COMMAND_AUTHENTICATE: imap_cmd_authenticate (session); break;
@@ -676,6 +679,7 @@ session_next (ImapSession *session)
       if (session->conn != NULL)
         posthorn_connection_resume_input (session->conn);
     }
+  imap_notify_command_ended (session);
 }
 
 static void

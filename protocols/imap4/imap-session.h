@@ -18,6 +18,7 @@ typedef struct {
   guint login_timeout;       /* login_timeout: before login, default 60 s */
   guint64 quota_storage;     /* quota_storage: bytes, 0 = no QUOTA limit */
   guint idle_keepalive;      /* idle_keepalive: "* OK Still here" period in IDLE, default 2 min */
+  guint notify_max_pending;  /* notify_max_pending: NOTIFICATIONOVERFLOW past it, default 1000 */
 } ImapSettings;
 
 typedef enum {
@@ -30,6 +31,7 @@ typedef enum {
 /* One IMAP connection. Reference counted: asynchronous store calls hold a
  * reference and look at imap_session_is_closed() when they return. */
 typedef struct _ImapSession ImapSession;
+typedef struct _ImapNotify ImapNotify;
 struct _ImapSession {
   gint ref;
   PosthornConnection *conn;        /* NULL once the connection is gone */
@@ -79,6 +81,9 @@ struct _ImapSession {
 
   /* COMPRESS=DEFLATE (imap-cmd-compress.c): its output side, or NULL */
   gpointer deflate;
+
+  /* NOTIFY (imap-notify.c), or NULL */
+  ImapNotify *notify;
 
   /* output backpressure: called once when the output queue drained */
   void (*drained) (ImapSession *session, gpointer user_data);
@@ -237,6 +242,24 @@ void imap_compress_free (ImapSession *session);
 /* The session goes idle: frees the zlib states that can be rebuilt
  * (the deflater; the inflater, keeping its history) until the next use. */
 void imap_compress_release (ImapSession *session);
+
+void imap_cmd_notify (ImapSession *session);
+/* NOTIFY NONE, or the session goes. */
+void imap_notify_free (ImapSession *session);
+/* Writes the notifications held while a command ran (before its tagged
+ * reply). */
+void imap_notify_flush (ImapSession *session);
+/* TRUE if the command that ended was NOTIFY's internal FETCH (MessageNew
+ * fetch-att): no tagged reply then. */
+gboolean imap_notify_internal_finished (ImapSession *session);
+/* A command ended: pushes what NOTIFY holds for the selected mailbox. */
+void imap_notify_command_ended (ImapSession *session);
+/* IDLE's sync wrote new EXISTS: MessageNew fetch-att for them. */
+void imap_notify_idle_synced (ImapSession *session);
+/* TRUE while NOTIFY's internal FETCH writes (nothing else may). */
+gboolean imap_notify_blocks_output (ImapSession *session);
+/* TRUE while NOTIFY pushes (syncs or fetches) for the selected mailbox. */
+gboolean imap_notify_is_pushing (ImapSession *session);
 
 void imap_cmd_getquota (ImapSession *session);
 void imap_cmd_getquotaroot (ImapSession *session);
