@@ -345,7 +345,7 @@ users_path_from_config (const char *config_file, GError **error)
 static gboolean
 user_name_valid (const char *user)
 {
-  if (*user == '\0' || *user == '#')
+  if (*user == '\0' || *user == '#' || !pf_user_name_check (user, NULL))
     return FALSE;
   for (const char *p = user; *p != '\0'; p++)
     if (*p == ':' || g_ascii_isspace (*p) || g_ascii_iscntrl (*p))

@@ -147,6 +147,21 @@ apf_spend_like_a_hash (const char *password)
   g_free (data);
 }
 
+/* A name no users file can hold (pf_user_name_check()) is nobody, even if
+ * the table were to have it: it never reaches a store as a user. */
+static const PfEntry *
+apf_lookup (PfTable *table, const char *user)
+{
+  const char *why = NULL;
+
+  if (!pf_user_name_check (user, &why))
+    {
+      g_debug ("login as an impossible user name refused: %s", why);
+      return NULL;
+    }
+  return pf_table_lookup (table, user);
+}
+
 static char *
 apf_verify_password (gpointer backend_data,
                      const char *user,
@@ -154,7 +169,7 @@ apf_verify_password (gpointer backend_data,
                      GError **error)
 {
   g_autoptr(PfTable) table = passwd_file_get_table (backend_data);
-  const PfEntry *entry = pf_table_lookup (table, user);
+  const PfEntry *entry = apf_lookup (table, user);
 
   if (entry == NULL)
     {
@@ -180,7 +195,7 @@ apf_lookup_scram_sha256 (gpointer backend_data,
                          GError **error)
 {
   g_autoptr(PfTable) table = passwd_file_get_table (backend_data);
-  const PfEntry *entry = pf_table_lookup (table, user);
+  const PfEntry *entry = apf_lookup (table, user);
 
   if (entry == NULL || entry->scram == NULL)
     {
@@ -200,7 +215,7 @@ apf_user_exists (gpointer backend_data, const char *user, GError **error)
 {
   g_autoptr(PfTable) table = passwd_file_get_table (backend_data);
 
-  return pf_table_lookup (table, user) != NULL;
+  return apf_lookup (table, user) != NULL;
 }
 
 static gboolean

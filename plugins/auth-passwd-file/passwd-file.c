@@ -321,9 +321,36 @@ pf_parse_extra (PfEntry *entry, const char *extra, GError **error)
   return TRUE;
 }
 
+gboolean
+pf_user_name_check (const char *user, const char **why)
+{
+  const char *reason = NULL;
+
+  if (user[0] == '\0')
+    reason = "empty user name";
+  else if (user[0] == '.')
+    reason = "user name starts with '.'";
+  for (const char *p = user; reason == NULL && *p != '\0'; p++)
+    {
+      if (*p == '/')
+        reason = "user name contains '/'";
+      else if (*p == '\\')
+        reason = "user name contains '\\'";
+      else if (*p == ':')
+        reason = "user name contains ':'";
+      else if ((guchar) *p < 0x20 || *p == 0x7f)
+        reason = "user name contains a control character";
+    }
+  if (why != NULL)
+    *why = reason;
+  return reason == NULL;
+}
+
 PfEntry *
 pf_entry_parse_line (const char *line, guint line_number, GError **error)
 {
+  const char *why = NULL;
+
   g_auto(GStrv) fields = NULL;
   PfEntry *entry;
 
@@ -335,9 +362,9 @@ pf_entry_parse_line (const char *line, guint line_number, GError **error)
       g_set_error_literal (error, PF_ERROR, 0, "no ':' after the user name");
       return NULL;
     }
-  if (fields[0][0] == '\0')
+  if (!pf_user_name_check (fields[0], &why))
     {
-      g_set_error_literal (error, PF_ERROR, 0, "empty user name");
+      g_set_error_literal (error, PF_ERROR, 0, why);
       return NULL;
     }
   entry = g_new0 (PfEntry, 1);

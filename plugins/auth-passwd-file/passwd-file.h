@@ -92,6 +92,13 @@ void pf_scram_sha256_keys (const char *password,
                            guint8 stored_key[PF_SCRAM_KEY_SIZE],
                            guint8 server_key[PF_SCRAM_KEY_SIZE]);
 
+/* Whether @user can be a user name: not empty, no '/', '\\', ':' or
+ * control character (NUL ends it), and not starting with '.' (so never
+ * "." or ".."): stores build paths from user names, and none of these may
+ * ever name another folder. On FALSE, @why (if not NULL) is a short
+ * reason ("user name contains '/'") that does not quote the name. */
+gboolean pf_user_name_check (const char *user, const char **why);
+
 /* The user name of a users-file line (its first field, lowercased), or
  * NULL for a comment or blank line or a line without ':'. */
 char *pf_line_get_user (const char *line);

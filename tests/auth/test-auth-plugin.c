@@ -261,6 +261,52 @@ test_malformed_reported (Fixture *f, gconstpointer data)
   g_assert_null (strstr (err, "cj-onq"));  /* a secret of a skipped line */
 }
 
+/* A users file with names that could escape a store's folder: posthornd
+ * names each line (FILE:LINE: reason; line skipped), the good users load,
+ * and a login as any such name fails like an unknown user. */
+static void
+test_bad_user_names (Fixture *f, gconstpointer data)
+{
+  static const char *const expected[] = {
+    "users:2: user name starts with '.'; line skipped",
+    "users:3: user name contains '/'; line skipped",
+    "users:4: user name starts with '.'; line skipped",
+    "users:5: user name contains '\\'; line skipped",
+    "users:6: user name contains a control character; line skipped",
+    "1 users (0 with SCRAM-SHA-256 secrets)",
+  };
+  static const char *const bad[] = {
+    "../evil@example.org", "a/b@example.org", "..", "back\\slash@example.org",
+    "ctl\x01@example.org", ".", "/", "",
+  };
+  const char *posthornd = g_getenv ("POSTHORND");
+  const char *argv[] = { posthornd, "-c", f->config, "--check-config", "--log-level", "info", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  write_file (f->users, "alice@example.org:{PLAIN}pw\n"
+                        "../evil@example.org:{PLAIN}pw\n"
+                        "a/b@example.org:{PLAIN}pw\n"
+                        "..:{PLAIN}pw\n"
+                        "back\\slash@example.org:{PLAIN}pw\n"
+                        "ctl\x01@example.org:{PLAIN}pw\n");
+  g_assert_nonnull (posthornd);
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                &error);
+  g_assert_no_error (error);
+  g_test_message ("stderr: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_nonnull (strstr (err, expected[i]));
+
+  fixture_load (f);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_false (login (bad[i], "pw"));
+  g_assert_true (login ("alice@example.org", "pw"));
+}
+
 static void
 run_ctl (const char *const *args, const char *input)
 {
@@ -322,5 +368,6 @@ main (int argc, char **argv)
   ADD ("/auth/plugin/reload/missing-file-keeps-users", test_reload_keeps_old_on_error, NULL);
   ADD ("/auth/plugin/malformed-lines-reported", test_malformed_reported, "users-malformed");
   ADD ("/auth/plugin/posthornctl-hash-verifies", test_ctl_written_hash, NULL);
+  ADD ("/auth/plugin/bad-user-names-refused", test_bad_user_names, NULL);
   return g_test_run ();
 }

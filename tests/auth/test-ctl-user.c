@@ -261,6 +261,13 @@ test_errors (Fixture *f, gconstpointer data)
                         "--stdin", "--scheme", "PLAIN", NULL), ==, 1);
   g_assert_cmpint (ctl ("x\n", NULL, "user", "add", "new:user@example.org", "--file", f->users,
                         "--stdin", NULL), ==, 2);
+  /* names the daemon would refuse (they could name another folder) */
+  g_assert_cmpint (ctl ("x\n", NULL, "user", "add", "../evil@example.org", "--file", f->users,
+                        "--stdin", NULL), ==, 2);
+  g_assert_cmpint (ctl ("x\n", NULL, "user", "add", "a/b@example.org", "--file", f->users,
+                        "--stdin", NULL), ==, 2);
+  g_assert_cmpint (ctl ("x\n", NULL, "user", "add", "a\\b@example.org", "--file", f->users,
+                        "--stdin", NULL), ==, 2);
   /* without --stdin the password must come from a terminal */
   g_assert_cmpint (ctl ("x\n", NULL, "user", "add", "new@example.org", "--file", f->users, NULL),
                    ==, 1);

@@ -260,6 +260,84 @@ test_line_user (void)
     }
 }
 
+/* User names that could name another folder are refused, alone and in a
+ * file (one problem per line, the others load). */
+static void
+test_user_names (void)
+{
+  static const struct {
+    const char *name;
+    const char *why;   /* NULL: accepted */
+  } cases[] = {
+    { "alice@example.org", NULL },
+    { "a.b@example.org", NULL },
+    { "alice..x@example.org", NULL },
+    { "x@example.org.", NULL },
+    { "", "empty user name" },
+    { ".", "starts with '.'" },
+    { "..", "starts with '.'" },
+    { ".hidden@example.org", "starts with '.'" },
+    { "../etc@example.org", "starts with '.'" },
+    { "a/b@example.org", "contains '/'" },
+    { "/abs@example.org", "contains '/'" },
+    { "a\\b@example.org", "contains '\\'" },
+    { "tab\there@example.org", "control character" },
+    { "esc\x1b@example.org", "control character" },
+    { "del\x7f@example.org", "control character" },
+    { "a:b@example.org", "contains ':'" },
+  };
+  static const char file[] =
+    "ok@example.org:{PLAIN}pw\n"
+    "../evil@example.org:{PLAIN}pw\n"
+    "a/b@example.org:{PLAIN}pw\n"
+    "..:{PLAIN}pw\n"
+    "back\\slash@example.org:{PLAIN}pw\n"
+    "ctl\x01@example.org:{PLAIN}pw\n"
+    "nul\0@example.org:{PLAIN}pw\n"
+    "ok2@example.org:{PLAIN}pw\n";
+  static const struct {
+    guint line;
+    const char *fragment;
+  } expected[] = {
+    { 2, "starts with '.'" },
+    { 3, "contains '/'" },
+    { 4, "starts with '.'" },
+    { 5, "contains '\\'" },
+    { 6, "control character" },
+    { 7, "NUL byte" },
+  };
+  g_autoptr(GPtrArray) problems = NULL;
+  g_autoptr(PfTable) table = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *why = NULL;
+      gboolean ok = pf_user_name_check (cases[i].name, &why);
+
+      g_test_message ("'%s': %s", cases[i].name, why != NULL ? why : "ok");
+      if (cases[i].why == NULL)
+        g_assert_true (ok);
+      else
+        {
+          g_assert_false (ok);
+          g_assert_nonnull (strstr (why, cases[i].why));
+        }
+    }
+
+  table = pf_table_parse (file, sizeof file - 1, &problems);
+  g_assert_nonnull (problems);
+  g_assert_cmpuint (problems->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < problems->len; i++)
+    {
+      PfProblem *problem = g_ptr_array_index (problems, i);
+
+      g_assert_cmpuint (problem->line, ==, expected[i].line);
+      g_assert_nonnull (strstr (problem->message, expected[i].fragment));
+    }
+  g_assert_cmpuint (pf_table_size (table), ==, 2);
+  g_assert_nonnull (pf_table_lookup (table, "ok2@example.org"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,6 +351,7 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/passwd-file/verify/doveadm-sha512-line", test_doveadm_line);
   g_test_add_func ("/auth/passwd-file/verify/no-password", test_no_password);
   g_test_add_func ("/auth/passwd-file/malformed-lines", test_malformed);
+  g_test_add_func ("/auth/passwd-file/user-names", test_user_names);
   g_test_add_func ("/auth/passwd-file/scram/parse", test_scram_parse_table);
   g_test_add_func ("/auth/passwd-file/scram/rfc7677-vector", test_scram_rfc7677);
   g_test_add_func ("/auth/passwd-file/edit/set-password", test_line_edit);
