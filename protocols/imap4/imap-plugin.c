@@ -55,6 +55,14 @@ imap4_init (PosthornPlugin *plugin, GError **error)
   if (!posthorn_config_get_uint64 (plugin, "quota_storage", 0, 0, G_MAXUINT64 / 2,
                                    TRUE, &settings->quota_storage, error))
     return FALSE;
+  if (!posthorn_config_get_uint64 (plugin, "max_bad_commands", 20, 0, G_MAXUINT, FALSE,
+                                   &value, error))
+    return FALSE;
+  settings->max_bad_commands = (guint) value;
+  if (!posthorn_config_get_uint64 (plugin, "max_preauth_commands", 30, 0, G_MAXUINT, FALSE,
+                                   &value, error))
+    return FALSE;
+  settings->max_preauth_commands = (guint) value;
 
   service = posthorn_service_new (plugin, "imap4", &imap4_service_vtable, settings);
   posthorn_service_set_defaults (service, settings->max_line_length, settings->login_timeout);

@@ -450,6 +450,21 @@ command_forbids_expunge (const ImapCommand *cmd)
     }
 }
 
+/* [imap4] max_bad_commands: after that many BAD replies in a row the
+ * session is closed (a client stuck in a loop, or someone probing). */
+static gboolean
+imap_session_check_bad_limit (ImapSession *session)
+{
+  if (session->settings->max_bad_commands == 0
+      || session->bad_commands < session->settings->max_bad_commands
+      || session->state == IMAP_STATE_LOGOUT || imap_session_is_closed (session))
+    return FALSE;
+  imap_session_write_literal (session, "* BYE Too many invalid commands\r\n");
+  session->state = IMAP_STATE_LOGOUT;
+  posthorn_connection_close (session->conn);
+  return TRUE;
+}
+
 static void
 finish_tagged (ImapSession *session, gpointer user_data)
 {
@@ -463,6 +478,7 @@ finish_tagged (ImapSession *session, gpointer user_data)
   imap_notify_flush (session);
   imap_session_write (session, line, strlen (line));
   g_free (line);
+  imap_session_check_bad_limit (session);
   session_next (session);
 }
 
@@ -477,6 +493,7 @@ imap_session_finish (ImapSession *session, ImapSyncMode sync, const char *status
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
+  session->bad_commands = strcmp (status, "BAD") == 0 ? session->bad_commands + 1 : 0;
   line = g_strdup_printf ("%s %s %s%s%s%s\r\n",
                           session->cmd != NULL ? session->cmd->tag : "*", status,
                           code != NULL ? "[" : "", code != NULL ? code : "",
@@ -711,6 +728,7 @@ reply_parse_error (ImapSession *session)
     g_string_append_printf (out, "[%s] ", err->code);
   g_string_append_printf (out, "%s\r\n", err->text);
   imap_session_write_string (session, out);
+  session->bad_commands = err->no ? 0 : session->bad_commands + 1;
   g_clear_pointer (&session->append_messages, g_ptr_array_unref);
   g_clear_pointer (&session->append_writer, posthorn_message_writer_free);
   g_clear_error (&session->append_error);
@@ -761,9 +779,28 @@ start_literal (ImapSession *session)
   posthorn_connection_read_bytes (session->conn, lit->size);
 }
 
+/* [imap4] max_preauth_commands: a connection that does not log in
+ * within that many commands is closed. */
+static gboolean
+preauth_limit_hit (ImapSession *session, ImapParseResult result)
+{
+  if (session->state != IMAP_STATE_NOT_AUTH || session->settings->max_preauth_commands == 0
+      || (result != IMAP_PARSE_COMMAND && result != IMAP_PARSE_ERROR))
+    return FALSE;
+  if (++session->preauth_commands <= session->settings->max_preauth_commands)
+    return FALSE;
+  imap_session_write_literal (session, "* BYE Too many commands before authentication\r\n");
+  session->state = IMAP_STATE_LOGOUT;
+  imap_session_reset_parser (session);
+  posthorn_connection_close (session->conn);
+  return TRUE;
+}
+
 static void
 handle_parse_result (ImapSession *session, ImapParseResult result)
 {
+  if (preauth_limit_hit (session, result))
+    return;
   switch (result)
     {
     case IMAP_PARSE_COMMAND:
@@ -774,6 +811,8 @@ handle_parse_result (ImapSession *session, ImapParseResult result)
       break;
     case IMAP_PARSE_ERROR:
       reply_parse_error (session);
+      if (imap_session_check_bad_limit (session))
+        break;
       if (imap_parser_get_literal (session->parser) != NULL)
         posthorn_connection_read_bytes (session->conn,
                                         imap_parser_get_literal (session->parser)->size);

@@ -17,6 +17,8 @@ typedef struct {
   guint idle_timeout;        /* idle_timeout: after login, default 30 min */
   guint login_timeout;       /* login_timeout: before login, default 60 s */
   guint64 quota_storage;     /* quota_storage: bytes, 0 = no QUOTA limit */
+  guint max_bad_commands;    /* max_bad_commands: consecutive BADs before BYE, 0 = none, default 20 */
+  guint max_preauth_commands; /* max_preauth_commands: commands before login, 0 = none, default 30 */
   guint idle_keepalive;      /* idle_keepalive: "* OK Still here" period in IDLE, default 2 min */
   guint notify_max_pending;  /* notify_max_pending: NOTIFICATIONOVERFLOW past it, default 1000 */
 } ImapSettings;
@@ -43,6 +45,10 @@ struct _ImapSession {
   /* the command running now (input is paused while it runs) */
   ImapCommand *cmd;
   gboolean busy;
+
+  /* limits: tagged BADs in a row, commands before login */
+  guint bad_commands;
+  guint preauth_commands;
 
   /* APPEND literals streamed into the message writer */
   PosthornMessageWriter *append_writer;
