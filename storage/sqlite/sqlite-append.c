@@ -11,9 +11,11 @@
 static gboolean
 append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
                        const PosthornStoreTarget *targets, guint n_targets,
-                       PosthornStoreChanges *changes, GError **error)
+                       PosthornStoreChanges *changes, gint64 *out_body_id, GError **error)
 {
-  g_autofree SqliteMailbox *mbs = g_new0 (SqliteMailbox, n_targets);
+  SqliteMailbox one = { 0 };
+  g_autofree SqliteMailbox *many = n_targets > 1 ? g_new0 (SqliteMailbox, n_targets) : NULL;
+  SqliteMailbox *mbs = many != NULL ? many : &one;
   gint64 body_id = 0;
   gboolean ok = TRUE;
 
@@ -54,72 +56,93 @@ append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
                                             targets[i].mailbox, mbs[i].uidvalidity, uid, modseq,
                                             msg->flags, 0);
     }
+  *out_body_id = body_id;
   return ok;
 }
 
-/* Group commit. Appends queue up; whoever holds the write lock next runs
- * every queued append in one transaction (each in its own savepoint, so
- * one failing append does not take the others with it) and pays for one
- * fsync for all of them. Nobody returns before the commit that holds its
- * message is durable. */
+/* Group commit. Appends queue up; while one thread commits a batch, the
+ * appends that arrive queue behind it, and the first of them to wake up
+ * after that commit takes every queued append into the next transaction:
+ * one BEGIN, each append in its own savepoint (so one failing append does
+ * not take the others with it), then the search index rows of all of
+ * them, then one COMMIT with one fsync of the WAL. Nobody returns before
+ * the commit that holds its message is durable. The database holds every
+ * user, so a batch spans sessions and users alike. */
+#define APPEND_BATCH_MAX 512
+
 typedef struct {
   const PosthornStoreNewMessage *const *msgs;  /* several: MULTIAPPEND, one savepoint */
   guint n_msgs;
   const PosthornStoreTarget *targets;
   guint n_targets;
   PosthornStoreChanges *changes;
+  gint64 *body_ids;     /* one per message, indexed after the savepoints */
   GError *error;
   gboolean ok;
-  gboolean done;        /* under write_lock */
+  gboolean done;        /* under queue_lock */
 } AppendRequest;
+
+static void
+append_batch_fail (GPtrArray *batch, GError *error)
+{
+  for (guint i = 0; i < batch->len; i++)
+    {
+      AppendRequest *r = batch->pdata[i];
+
+      if (r->ok || r->error == NULL)
+        {
+          r->ok = FALSE;
+          g_clear_error (&r->error);
+          r->error = g_error_copy (error);
+        }
+    }
+  g_error_free (error);
+}
 
 static void
 append_run_batch (SqliteStore *store, GPtrArray *batch)
 {
-  SqliteConn *conn = store->writer;
+  SqliteConn *conn;
   GError *error = NULL;
-  gboolean committed;
+  gboolean savepoints = batch->len > 1;
 
-  if (!sqlite_store_exec (conn, "BEGIN IMMEDIATE", &error))
+  conn = sqlite_store_writer (store, &error);
+  if (conn == NULL)
     {
-      for (guint i = 0; i < batch->len; i++)
-        {
-          AppendRequest *r = batch->pdata[i];
-
-          r->ok = FALSE;
-          r->error = g_error_copy (error);
-        }
-      g_error_free (error);
+      append_batch_fail (batch, error);
       return;
     }
   for (guint i = 0; i < batch->len; i++)
     {
       AppendRequest *r = batch->pdata[i];
 
-      r->ok = sqlite_store_exec (conn, "SAVEPOINT append", &r->error);
+      r->ok = !savepoints || sqlite_store_exec (conn, "SAVEPOINT append", &r->error);
       for (guint k = 0; r->ok && k < r->n_msgs; k++)
         r->ok = append_in_transaction (conn, r->msgs[k], r->targets, r->n_targets, r->changes,
-                                       &r->error);
+                                       &r->body_ids[k], &r->error);
+      if (!savepoints)
+        continue;
       if (!r->ok)
         sqlite3_exec (conn->db, "ROLLBACK TO append", NULL, NULL, NULL);
       sqlite3_exec (conn->db, "RELEASE append", NULL, NULL, NULL);
     }
-  committed = sqlite_store_exec (conn, "COMMIT", &error);
-  if (!committed)
+  /* No savepoint after this: FTS5 would flush its pending index at each. */
+  for (guint i = 0; i < batch->len; i++)
     {
-      sqlite3_exec (conn->db, "ROLLBACK", NULL, NULL, NULL);
-      for (guint i = 0; i < batch->len; i++)
-        {
-          AppendRequest *r = batch->pdata[i];
+      AppendRequest *r = batch->pdata[i];
 
-          if (r->ok)
-            {
-              r->ok = FALSE;
-              r->error = g_error_copy (error);
-            }
-        }
-      g_error_free (error);
+      for (guint k = 0; r->ok && k < r->n_msgs; k++)
+        if (!sqlite_search_index (conn, r->body_ids[k], r->msgs[k], &error))
+          {
+            sqlite_store_writer_done (store, FALSE, NULL);
+            append_batch_fail (batch, error);
+            return;
+          }
     }
+  /* A lone append that failed leaves nothing to commit. */
+  if (!sqlite_store_writer_done (store, savepoints || ((AppendRequest *) batch->pdata[0])->ok, &error) &&
+      error != NULL)
+    append_batch_fail (batch, error);
 }
 
 static gboolean
@@ -127,26 +150,41 @@ append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *ms
                     const PosthornStoreTarget *targets, guint n_targets,
                     PosthornStoreChanges *changes, GError **error)
 {
-  AppendRequest req = { msgs, n_msgs, targets, n_targets, changes, NULL, FALSE, FALSE };
+  gint64 one_id;
+  g_autofree gint64 *ids = n_msgs > 1 ? g_new0 (gint64, n_msgs) : NULL;
+  AppendRequest req = { msgs, n_msgs, targets, n_targets, changes, ids != NULL ? ids : &one_id,
+                        NULL, FALSE, FALSE };
 
   g_mutex_lock (&store->queue_lock);
   g_ptr_array_add (store->append_queue, &req);
-  g_mutex_unlock (&store->queue_lock);
-
-  g_mutex_lock (&store->write_lock);
-  if (!req.done)
+  while (!req.done)
     {
       g_autoptr(GPtrArray) batch = NULL;
 
-      g_mutex_lock (&store->queue_lock);
-      batch = g_steal_pointer (&store->append_queue);
-      store->append_queue = g_ptr_array_new ();
+      if (store->committing)
+        {
+          g_cond_wait (&store->commit_cond, &store->queue_lock);
+          continue;
+        }
+      /* This thread leads the next commit. */
+      store->committing = TRUE;
+      batch = g_ptr_array_new ();
+      for (guint i = 0; i < store->append_queue->len && i < APPEND_BATCH_MAX; i++)
+        g_ptr_array_add (batch, store->append_queue->pdata[i]);
+      g_ptr_array_remove_range (store->append_queue, 0, batch->len);
       g_mutex_unlock (&store->queue_lock);
+
       append_run_batch (store, batch);
+
+      g_mutex_lock (&store->queue_lock);
       for (guint i = 0; i < batch->len; i++)
         ((AppendRequest *) batch->pdata[i])->done = TRUE;
+      store->committing = FALSE;
+      store->commits++;
+      store->committed_appends += batch->len;
+      g_cond_broadcast (&store->commit_cond);
     }
-  g_mutex_unlock (&store->write_lock);
+  g_mutex_unlock (&store->queue_lock);
 
   if (!req.ok)
     g_propagate_error (error, req.error);

@@ -309,6 +309,75 @@ sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **error)
   return ok;
 }
 
+/* ---- checkpoints off the write path ----
+ *
+ * SQLite's automatic checkpoint runs inside the COMMIT that crosses 1000
+ * WAL pages, i.e. inside the group commit, while every delivery waits.
+ * Instead the writer's WAL hook wakes a checkpoint thread with its own
+ * connection, which copies the WAL back into the database (PASSIVE: it
+ * never blocks the writer or readers) while the writer goes on. If the
+ * WAL still grows past SQLITE_STORE_WAL_FORCE_PAGES (the checkpoint
+ * cannot keep up), the writer checkpoints itself, as SQLite would. */
+#define SQLITE_STORE_WAL_WAKE_PAGES 1000
+#define SQLITE_STORE_WAL_FORCE_PAGES 16384
+
+static int
+sqlite_store_wal_hook (void *data, sqlite3 *db, const char *name, int pages)
+{
+  SqliteStore *store = data;
+
+  if (pages >= SQLITE_STORE_WAL_FORCE_PAGES)
+    {
+      sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      return SQLITE_OK;
+    }
+  if (pages >= SQLITE_STORE_WAL_WAKE_PAGES)
+    {
+      g_mutex_lock (&store->checkpoint_lock);
+      store->checkpoint_wanted = TRUE;
+      g_cond_signal (&store->checkpoint_cond);
+      g_mutex_unlock (&store->checkpoint_lock);
+    }
+  return SQLITE_OK;
+}
+
+static gpointer
+sqlite_store_checkpoint_thread (gpointer data)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = NULL;
+
+  g_mutex_lock (&store->checkpoint_lock);
+  for (;;)
+    {
+      while (!store->checkpoint_wanted && !store->stopping)
+        g_cond_wait (&store->checkpoint_cond, &store->checkpoint_lock);
+      if (store->stopping)
+        break;
+      store->checkpoint_wanted = FALSE;
+      g_mutex_unlock (&store->checkpoint_lock);
+      if (conn == NULL)
+        {
+          g_autoptr(GError) error = NULL;
+
+          conn = sqlite_conn_open (store->path, &error);
+          if (conn == NULL)
+            g_warning ("checkpoint: %s", error->message);
+        }
+      if (conn != NULL)
+        {
+          int rc = sqlite3_wal_checkpoint_v2 (conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+          if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            g_warning ("checkpoint of %s: %s", store->path, sqlite3_errmsg (conn->db));
+        }
+      g_mutex_lock (&store->checkpoint_lock);
+    }
+  g_mutex_unlock (&store->checkpoint_lock);
+  sqlite_conn_free (conn);
+  return NULL;
+}
+
 SqliteStore *
 sqlite_store_open (const char *path, GError **error)
 {
@@ -318,6 +387,9 @@ sqlite_store_open (const char *path, GError **error)
   g_mutex_init (&store->write_lock);
   g_mutex_init (&store->pool_lock);
   g_mutex_init (&store->queue_lock);
+  g_mutex_init (&store->checkpoint_lock);
+  g_cond_init (&store->checkpoint_cond);
+  g_cond_init (&store->commit_cond);
   store->append_queue = g_ptr_array_new ();
   store->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) sqlite_conn_free);
   store->writer = sqlite_conn_open (path, error);
@@ -325,6 +397,9 @@ sqlite_store_open (const char *path, GError **error)
     return NULL;
   if (!sqlite_store_migrate (store->writer, path, error))
     return NULL;
+  /* replaces SQLite's automatic checkpoint on this connection */
+  sqlite3_wal_hook (store->writer->db, sqlite_store_wal_hook, store);
+  store->checkpoint_thread = g_thread_new ("sqlite-checkpoint", sqlite_store_checkpoint_thread, store);
   return g_steal_pointer (&store);
 }
 
@@ -333,11 +408,25 @@ sqlite_store_close (SqliteStore *store)
 {
   if (store == NULL)
     return;
+  if (store->checkpoint_thread != NULL)
+    {
+      g_mutex_lock (&store->checkpoint_lock);
+      store->stopping = TRUE;
+      g_cond_signal (&store->checkpoint_cond);
+      g_mutex_unlock (&store->checkpoint_lock);
+      g_thread_join (store->checkpoint_thread);
+    }
+  if (store->commits > 0)
+    g_debug ("%s: %" G_GUINT64_FORMAT " appends in %" G_GUINT64_FORMAT " group commits", store->path,
+             store->committed_appends, store->commits);
   g_clear_pointer (&store->idle, g_ptr_array_unref);
   g_clear_pointer (&store->writer, sqlite_conn_free);
   g_mutex_clear (&store->write_lock);
   g_mutex_clear (&store->pool_lock);
   g_mutex_clear (&store->queue_lock);
+  g_mutex_clear (&store->checkpoint_lock);
+  g_cond_clear (&store->checkpoint_cond);
+  g_cond_clear (&store->commit_cond);
   g_clear_pointer (&store->append_queue, g_ptr_array_unref);
   g_free (store->path);
   g_free (store);

@@ -32,6 +32,15 @@ typedef struct {
   guint snapshot_max_delta;    /* [storage-sqlite] snapshot_max_delta */
   GMutex queue_lock;
   GPtrArray *append_queue; /* appends waiting for the next group commit */
+  GCond commit_cond;       /* a group commit finished (with queue_lock) */
+  gboolean committing;     /* a thread runs a group commit (queue_lock) */
+  guint64 commits;         /* group commits and the appends they held */
+  guint64 committed_appends;
+  GThread *checkpoint_thread; /* copies the WAL back (sqlite-db.c) */
+  GMutex checkpoint_lock;
+  GCond checkpoint_cond;
+  gboolean checkpoint_wanted; /* under checkpoint_lock */
+  gboolean stopping;          /* under checkpoint_lock */
 } SqliteStore;
 
 SqliteConn *sqlite_conn_open (const char *path, GError **error);
@@ -119,6 +128,11 @@ gboolean sqlite_body_release (SqliteConn *conn, gint64 body_id, GError **error);
 gboolean sqlite_body_add_refs (SqliteConn *conn, gint64 body_id, int delta, GError **error);
 gboolean sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint refs, gint64 *body_id,
                              GError **error);
+/* The search index row of a body (FTS5). Touching the FTS5 table makes
+ * every later SAVEPOINT of the transaction flush its pending index, so
+ * the group commit indexes last, after the savepoints. */
+gboolean sqlite_search_index (SqliteConn *conn, gint64 body_id, const PosthornStoreNewMessage *msg,
+                              GError **error);
 gboolean sqlite_message_insert (SqliteConn *conn, SqliteMailbox *mb, gint64 body_id, guint32 flags, GArray *kw,
                                 gint64 internal_date, guint64 size, guint32 *uid, guint64 *modseq,
                                 GError **error);

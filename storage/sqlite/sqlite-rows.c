@@ -620,12 +620,18 @@ sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint 
       offset += got;
       seq++;
     }
+  return TRUE;
+}
 
-  stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) VALUES (?1, ?2, ?3)",
-                            error);
+gboolean
+sqlite_search_index (SqliteConn *conn, gint64 body_id, const PosthornStoreNewMessage *msg, GError **error)
+{
+  sqlite3_stmt *stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) "
+                                                "VALUES (?1, ?2, ?3)", error);
+
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, *body_id);
+  sqlite3_bind_int64 (stmt, 1, body_id);
   sqlite3_bind_text (stmt, 2, msg->search_header != NULL ? msg->search_header : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 3, msg->search_body != NULL ? msg->search_body : "", -1, SQLITE_STATIC);
   return sqlite_store_step_done (conn, stmt, error);
