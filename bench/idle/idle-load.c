@@ -6,15 +6,25 @@
  * the session sends IDLE and waits for "+"; otherwise it just stays
  * selected, doing nothing (mode=selected). At most --ramp sessions are
  * being set up at once. Once every session is set up the fleet is held
- * for --hold seconds. In IDLE mode a control connection, logged in as the
- * first user, APPENDs a message to its INBOX every second meanwhile, and
- * the time from sending that APPEND to each of that user's IDLE sessions
- * reading "* n EXISTS" is recorded (delivery -> push latency; the APPEND
- * is stored durably in between, and a server may push before it answers
- * the APPEND itself). Only the first EXISTS per session and APPEND counts.
+ * for --hold seconds (and, with --deliveries N, until N deliveries were
+ * measured). In IDLE mode a control connection, logged in as the first
+ * user, APPENDs a message to its INBOX meanwhile, one delivery at a time:
+ * the next APPEND leaves --interval-ms after the previous one, or once
+ * the previous round is over (its tagged OK read and an EXISTS read by
+ * every watched session, or 5 s), whichever is later - so a slow server's
+ * pushes never merge. Watched are the IDLE sessions of the first user.
+ * Two push latencies per watched session and delivery (the first EXISTS
+ * only):
+ * - exists_ok: from the delivering client reading its tagged OK to the
+ *   watcher reading "* n EXISTS" (what issue #8 asks). A server may push
+ *   before the delivering client has its OK: such a push counts as 0 and
+ *   is counted in exists_before_ok_n.
+ * - exists (kept from before): from sending the APPEND to the EXISTS.
  *
  *   idle sessions=N established=M mode=idle|selected setup_s=.. errors=..
- *        gen_cpu_s=.. exists_n=.. exists_p50_us=.. exists_p99_us=..
+ *        gen_cpu_s=.. deliveries=.. watched=..
+ *        exists_ok_n=.. exists_ok_p50_us=.. exists_ok_p99_us=.. exists_before_ok_n=..
+ *        exists_n=.. exists_p50_us=.. exists_p99_us=..
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,6 +48,11 @@ static double opt_hold = 5;
 static char *opt_user_format = (char *) "bench%u@example.org";
 static char *opt_password = (char *) "bench";
 static gboolean opt_no_idle = FALSE;
+static int opt_deliveries = 0;
+static int opt_interval_ms = 1000;
+
+/* a round without every EXISTS is given up after this long */
+#define ROUND_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 typedef struct {
   guint index;
@@ -46,8 +61,10 @@ typedef struct {
   gboolean control;      /* the APPENDing connection */
   gboolean watched;      /* an IDLE session of the control user */
   gint64 append_sent_us; /* control: when the last APPEND was sent */
+  gint64 append_ok_us;   /* control: when its tagged OK was read, 0 before */
   guint append_seq;      /* control: APPENDs sent; others: the last one seen */
   gboolean append_busy;
+  gint64 exists_us;      /* watched: when the EXISTS of append_seq was read */
 } Session;
 
 static int epfd;
@@ -55,7 +72,13 @@ static guint n_ready, n_failed, n_in_setup, n_started;
 static guint64 n_errors;
 static gboolean server_has_idle;
 static gboolean any_idle;
-static BenchLatency *exists_latency;
+static BenchLatency *exists_latency;     /* from sending the APPEND */
+static BenchLatency *exists_ok_latency;  /* from the APPEND's tagged OK */
+static guint n_before_ok;                /* EXISTS read before that OK */
+static guint n_watched;                  /* watched sessions ready */
+static guint round_seen;                 /* watched sessions with this round's EXISTS */
+static GPtrArray *round_early;           /* of Session: EXISTS read before the OK */
+static guint n_deliveries;               /* rounds measured */
 static Session *control;
 
 static char *
@@ -177,21 +200,36 @@ session_line (Session *s, const char *line)
         {
           any_idle = TRUE;
           s->watched = s->index % opt_users == 0;
+          if (s->watched)
+            n_watched++;
           session_ready (s);
         }
       break;
     case S_READY:
       if (s->control && tagged)
         {
-          s->append_busy = FALSE;
+          s->append_ok_us = bench_now_us ();
           if (!tagged_ok)
             n_errors++;
+          /* pushes that beat the OK: latency 0 */
+          for (guint k = 0; k < round_early->len; k++)
+            {
+              bench_latency_add (exists_ok_latency, 0);
+              n_before_ok++;
+            }
+          g_ptr_array_set_size (round_early, 0);
         }
       else if (s->watched && control != NULL && control->append_seq > s->append_seq &&
                g_str_has_suffix (line, " EXISTS"))
         {
           s->append_seq = control->append_seq;
-          bench_latency_add (exists_latency, bench_now_us () - control->append_sent_us);
+          s->exists_us = bench_now_us ();
+          round_seen++;
+          bench_latency_add (exists_latency, s->exists_us - control->append_sent_us);
+          if (control->append_ok_us != 0)
+            bench_latency_add (exists_ok_latency, s->exists_us - control->append_ok_us);
+          else
+            g_ptr_array_add (round_early, s);
         }
       break;
     default:
@@ -268,6 +306,8 @@ main (int argc, char **argv)
     { "ramp", 0, 0, G_OPTION_ARG_INT, &opt_ramp, "sessions being set up at once", "N" },
     { "hold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_hold, "seconds to hold the fleet", "S" },
     { "no-idle", 0, 0, G_OPTION_ARG_NONE, &opt_no_idle, "stay selected even if IDLE is offered", NULL },
+    { "deliveries", 0, 0, G_OPTION_ARG_INT, &opt_deliveries, "hold until this many deliveries were measured (0: --hold only)", "N" },
+    { "interval-ms", 0, 0, G_OPTION_ARG_INT, &opt_interval_ms, "at least this long between two APPENDs", "MS" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- IMAP IDLE fleet");
@@ -292,6 +332,8 @@ main (int argc, char **argv)
       return 2;
     }
   exists_latency = bench_latency_new ("EXISTS");
+  exists_ok_latency = bench_latency_new ("EXISTS after OK");
+  round_early = g_ptr_array_new ();
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   sessions = g_new0 (Session, opt_sessions);
   cpu0 = bench_self_cpu_seconds ();
@@ -333,32 +375,55 @@ main (int argc, char **argv)
     }
   hold_end = bench_now_us () + (gint64) (opt_hold * G_USEC_PER_SEC);
   next_append = bench_now_us ();
-  while (bench_now_us () < hold_end)
+  while (bench_now_us () < hold_end
+         || (control != NULL && opt_deliveries > 0 && n_deliveries < (guint) opt_deliveries
+             && bench_now_us () - t0 < (gint64) 3600 * G_USEC_PER_SEC))
     {
-      if (control != NULL && !control->append_busy && bench_now_us () >= next_append)
+      gint64 now = bench_now_us ();
+
+      /* a round is over once its OK and every watched EXISTS were read */
+      if (control != NULL && control->append_busy
+          && ((control->append_ok_us != 0 && round_seen >= n_watched)
+              || now - control->append_sent_us > ROUND_TIMEOUT_US))
+        {
+          control->append_busy = FALSE;
+          if (control->append_ok_us != 0)
+            n_deliveries++;
+        }
+      if (control != NULL && !control->append_busy && now >= next_append)
         {
           static const char msg[] = "From: a@example.net\r\nSubject: push\r\n\r\nnew mail\r\n";
           g_autofree char *cmd = g_strdup_printf ("a APPEND INBOX {%zu+}\r\n%s\r\n", strlen (msg), msg);
 
           control->append_busy = TRUE;
           control->append_seq++;
+          control->append_ok_us = 0;
+          round_seen = 0;
+          g_ptr_array_set_size (round_early, 0);
           control->append_sent_us = bench_now_us ();
           session_send (control, cmd);
-          next_append = bench_now_us () + G_USEC_PER_SEC;
+          next_append = control->append_sent_us + (gint64) opt_interval_ms * 1000;
         }
-      pump (100);
+      pump (control != NULL && control->append_busy ? 10 : 100);
     }
 
   printf ("idle sessions=%d established=%u mode=%s setup_s=%.2f errors=%" G_GUINT64_FORMAT
-          " gen_cpu_s=%.2f exists_n=%u exists_p50_us=%" G_GINT64_FORMAT " exists_p99_us=%" G_GINT64_FORMAT "\n",
+          " gen_cpu_s=%.2f deliveries=%u watched=%u exists_ok_n=%u exists_ok_p50_us=%" G_GINT64_FORMAT
+          " exists_ok_p99_us=%" G_GINT64_FORMAT " exists_before_ok_n=%u exists_n=%u exists_p50_us=%"
+          G_GINT64_FORMAT " exists_p99_us=%" G_GINT64_FORMAT "\n",
           opt_sessions, n_ready, any_idle ? "idle" : "selected", (setup_end - t0) / 1e6, n_errors,
-          bench_self_cpu_seconds () - cpu0, bench_latency_count (exists_latency),
+          bench_self_cpu_seconds () - cpu0, n_deliveries, n_watched,
+          bench_latency_count (exists_ok_latency), bench_latency_percentile (exists_ok_latency, 50),
+          bench_latency_percentile (exists_ok_latency, 99), n_before_ok,
+          bench_latency_count (exists_latency),
           bench_latency_percentile (exists_latency, 50), bench_latency_percentile (exists_latency, 99));
   for (int i = 0; i < opt_sessions; i++)
     bench_conn_clear (&sessions[i].conn);
   if (control_session.conn.in != NULL)
     bench_conn_clear (&control_session.conn);
   bench_latency_free (exists_latency);
+  bench_latency_free (exists_ok_latency);
+  g_ptr_array_unref (round_early);
   close (epfd);
   return n_ready == 0 ? 1 : 0;
 }
