@@ -24,7 +24,9 @@
  * [imap4] notify_max_pending are waiting, the session gets
  * "* OK [NOTIFICATIONOVERFLOW]" and NOTIFY is off, as after NOTIFY NONE.
  *
- * Changes this session makes itself are not notified (it knows them). */
+ * Changes this session makes itself are not notified (it knows them),
+ * except that MessageNew fetch-att also covers messages it added to the
+ * selected mailbox itself (they are new to its view all the same). */
 #include "imap-session.h"
 
 #include <string.h>
@@ -427,6 +429,8 @@ jobs_run (ImapNotify *n)
 {
   ImapSession *s = n->session;
 
+  if (s == NULL || imap_session_is_closed (s))
+    return;
   while (!n->job_running && n->jobs.length > 0)
     {
       Job *job = g_queue_peek_head (&n->jobs);
@@ -670,26 +674,33 @@ on_event (const PosthornEvent *event, gpointer user_data)
     case POSTHORN_EVENT_MAILBOX_CREATED:
     case POSTHORN_EVENT_MAILBOX_DELETED:
     case POSTHORN_EVENT_MAILBOX_RENAMED:
-      if (own)
-        return;
-      if ((events_for (n, mailbox) & IMAP_NOTIFY_MAILBOX_NAME) != 0
-          || (old != NULL && (events_for (n, old) & IMAP_NOTIFY_MAILBOX_NAME) != 0))
-        {
-          g_autoptr(GString) line = g_string_new (kind == POSTHORN_EVENT_MAILBOX_DELETED
-                                                  ? "* LIST (\\NonExistent) \"/\" "
-                                                  : "* LIST () \"/\" ");
+      {
+        gboolean wanted = !own && ((events_for (n, mailbox) & IMAP_NOTIFY_MAILBOX_NAME) != 0
+                                   || (old != NULL && (events_for (n, old) & IMAP_NOTIFY_MAILBOX_NAME) != 0));
 
-          imap_session_append_mailbox (s, line, mailbox);
-          if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL)
-            {
-              /* RFC 5465 5.4 and RFC 5258 OLDNAME */
-              g_string_append (line, " (\"OLDNAME\" (");
-              imap_session_append_mailbox (s, line, old);
-              g_string_append (line, "))");
-            }
-          g_string_append (line, "\r\n");
-          queue_line (n, line);
-        }
+        /* a rename takes the subscription along (one event per name) */
+        if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL && n->subscribed != NULL
+            && g_hash_table_remove (n->subscribed, old))
+          g_hash_table_add (n->subscribed, g_strdup (mailbox));
+        if (!wanted)
+          return;
+      }
+      {
+        g_autoptr(GString) line = g_string_new (kind == POSTHORN_EVENT_MAILBOX_DELETED
+                                                ? "* LIST (\\NonExistent) \"/\" "
+                                                : "* LIST () \"/\" ");
+
+        imap_session_append_mailbox (s, line, mailbox);
+        if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL)
+          {
+            /* RFC 5465 5.4 and RFC 5258 OLDNAME */
+            g_string_append (line, " (\"OLDNAME\" (");
+            imap_session_append_mailbox (s, line, old);
+            g_string_append (line, "))");
+          }
+        g_string_append (line, "\r\n");
+        queue_line (n, line);
+      }
       return;
     case POSTHORN_EVENT_SUBSCRIPTION_CHANGED:
       {

@@ -355,6 +355,88 @@ test_notify_filters (Fixture *f, gconstpointer data)
   expect_quiet (f->watcher, "NOOP");
 }
 
+#define ALL_EVENTS "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
+
+/* MessageNew, FlagChange and MessageExpunge in @mailbox (empty before),
+ * made by the other session, each arriving as a STATUS. */
+static void
+message_events (Fixture *f, const char *mailbox)
+{
+  g_autofree char *select = g_strdup_printf ("SELECT %s", mailbox);
+  g_autofree char *first = g_strdup_printf ("* STATUS %s (MESSAGES 1 UIDNEXT ", mailbox);
+  g_autofree char *gone = g_strdup_printf ("* STATUS %s (MESSAGES 0 UIDNEXT ", mailbox);
+  g_autofree char *line = NULL;
+
+  append_to (f->other, mailbox, "new");
+  line = ph_test_client_read_line (f->watcher);
+  g_assert_nonnull (line);
+  if (!g_str_has_prefix (line, first) || !g_str_has_suffix (line, " UNSEEN 1)"))
+    g_error ("after APPEND: %s", line);
+  ok (f->other, select);
+  ok (f->other, "STORE 1 +FLAGS.SILENT (\\Seen \\Deleted)");
+  g_clear_pointer (&line, g_free);
+  line = ph_test_client_read_line (f->watcher);
+  g_assert_nonnull (line);
+  if (!g_str_has_prefix (line, first) || !g_str_has_suffix (line, " UNSEEN 0)"))
+    g_error ("after STORE: %s", line);
+  ok (f->other, "EXPUNGE");
+  expect_prefix (f->watcher, gone);
+  ok (f->other, "UNSELECT");
+}
+
+/* Every event kind for every filter kind besides personal (see
+ * personal-status-list) and the selected ones: one filter at a time. */
+static void
+test_notify_matrix (Fixture *f, gconstpointer data)
+{
+  f->watcher = login (f->server);
+  f->other = login (f->server);
+  ok (f->other, "CREATE Tree/Leaf");
+  ok (f->other, "CREATE Exact");
+  ok (f->other, "CREATE Subbed");
+  ok (f->other, "SUBSCRIBE Subbed");
+
+  /* inboxes */
+  ok (f->watcher, "NOTIFY SET (inboxes " ALL_EVENTS ")");
+  message_events (f, "INBOX");
+  ok (f->other, "SUBSCRIBE INBOX");
+  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" INBOX");
+  ok (f->other, "RENAME INBOX Old-Inbox");
+  expect_line (f->watcher, "* LIST () \"/\" Old-Inbox (\"OLDNAME\" (INBOX))");
+  ok (f->watcher, "NOTIFY NONE");
+
+  /* subtree */
+  ok (f->watcher, "NOTIFY SET (subtree Tree " ALL_EVENTS ")");
+  message_events (f, "Tree/Leaf");
+  ok (f->other, "SUBSCRIBE Tree/Leaf");
+  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Tree/Leaf");
+  ok (f->other, "CREATE Tree/New");
+  expect_line (f->watcher, "* LIST () \"/\" Tree/New");
+  ok (f->other, "DELETE Tree/New");
+  expect_line (f->watcher, "* LIST (\\NonExistent) \"/\" Tree/New");
+  ok (f->watcher, "NOTIFY NONE");
+
+  /* mailboxes */
+  ok (f->watcher, "NOTIFY SET (mailboxes Exact " ALL_EVENTS ")");
+  message_events (f, "Exact");
+  ok (f->other, "SUBSCRIBE Exact");
+  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Exact");
+  ok (f->other, "RENAME Exact Exact2");
+  expect_line (f->watcher, "* LIST () \"/\" Exact2 (\"OLDNAME\" (Exact))");
+  ok (f->watcher, "NOTIFY NONE");
+
+  /* subscribed: the subscription follows a rename */
+  ok (f->watcher, "NOTIFY SET (subscribed " ALL_EVENTS ")");
+  message_events (f, "Subbed");
+  ok (f->other, "RENAME Subbed Subbed2");
+  expect_line (f->watcher, "* LIST () \"/\" Subbed2 (\"OLDNAME\" (Subbed))");
+  message_events (f, "Subbed2");
+  ok (f->other, "UNSUBSCRIBE Subbed2");
+  expect_line (f->watcher, "* LIST () \"/\" Subbed2");
+  append_to (f->other, "Subbed2", "unwatched");
+  expect_quiet (f->watcher, "NOOP");
+}
+
 static char *
 smtp_reply (PhTestClient *client)
 {
@@ -501,6 +583,7 @@ main (int argc, char **argv)
   ADD ("/imap4/notify/selected-delayed", test_notify_selected_delayed, NULL);
   ADD ("/imap4/notify/personal-status-list", test_notify_personal, NULL);
   ADD ("/imap4/notify/filters", test_notify_filters, NULL);
+  ADD ("/imap4/notify/event-filter-matrix", test_notify_matrix, NULL);
   ADD ("/imap4/notify/idle", test_notify_idle, NULL);
   ADD ("/imap4/notify/overflow", test_notify_overflow, "notify_max_pending=3\n");
   g_test_add_func ("/imap4/notify/smtp-delivery", test_notify_smtp_delivery);
