@@ -237,6 +237,12 @@ settings_load_core (GError **error)
   if (!config_get_uint ("core", "max_connections_per_ip", 100, 1, G_MAXINT,
                         &settings.max_connections_per_ip, error))
     return FALSE;
+  if (!config_get_uint ("core", "max_sessions_per_user", 100, 0, G_MAXINT,
+                        &settings.max_sessions_per_user, error))
+    return FALSE;
+  if (!config_get_uint ("core", "max_sessions_per_user_ip", 50, 0, G_MAXINT,
+                        &settings.max_sessions_per_user_ip, error))
+    return FALSE;
   if (!config_get_duration_ms ("core", "shutdown_grace", 10 * 1000, 3600 * 1000, &grace_ms, error))
     return FALSE;
   if (grace_ms % 1000 != 0)

@@ -28,6 +28,11 @@ typedef struct {
   char *log_level;              /* [core] log_level: error|warning|info|debug */
   guint max_connections;        /* [core] max_connections (default 20000) */
   guint max_connections_per_ip; /* [core] max_connections_per_ip (default 100) */
+  guint max_sessions_per_user;  /* [core] max_sessions_per_user: authenticated
+                                 * sessions of one user, all protocols
+                                 * (default 100, 0 = no limit) */
+  guint max_sessions_per_user_ip; /* [core] max_sessions_per_user_ip: the same
+                                   * from one client address (default 50) */
   guint shutdown_grace;         /* [core] shutdown_grace seconds (default 10) */
   guint worker_threads;         /* [core] worker_threads (0 = automatic) */
   char *tls_certificate;        /* [tls] certificate; NULL = no TLS */
@@ -203,6 +208,12 @@ GPtrArray *ph_net_sessions (void);
 const char *ph_net_connection_get_state (PosthornConnection *conn);
 /* When the connection was accepted, in unix seconds. */
 gint64 ph_net_connection_get_start_time (PosthornConnection *conn);
+/* Whether @conn may become a session of @user ([core] max_sessions_per_user
+ * and max_sessions_per_user_ip): counts the open connections whose user is
+ * @user (posthorn_connection_set_user()), @conn itself not included; if
+ * not, @reason names the key that was reached. */
+gboolean ph_net_user_sessions_allow (PosthornConnection *conn, const char *user,
+                                     const char **reason);
 /* Asks one connection to close the way daemon shutdown does: its
  * handler's shutdown callback (the protocol's goodbye), or a close. */
 void ph_net_connection_shutdown (PosthornConnection *conn);

@@ -78,6 +78,12 @@ void ph_auth_report_failure (PosthornConnection *conn,
 
 /* Forgets the failures of @conn's peer. */
 void ph_auth_report_success (PosthornConnection *conn);
+/* After the credentials of @user were accepted on @conn: FALSE with
+ * POSTHORN_ERROR_IN_USE ("Too many sessions ...") when the user's session
+ * limits ([core] max_sessions_per_user, max_sessions_per_user_ip) are
+ * reached; else TRUE, and @conn counts as @user's session from now on
+ * (posthorn_connection_set_user()), before the protocol opens the mail. */
+gboolean ph_auth_admit_user (PosthornConnection *conn, const char *user, GError **error);
 
 /* The error every unknown-user/wrong-password failure carries. */
 GError *ph_auth_failed_error (void);

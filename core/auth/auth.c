@@ -454,6 +454,25 @@ ph_auth_report_success (PosthornConnection *conn)
     posthorn_connection_count (conn, "logins", 1);
 }
 
+gboolean
+ph_auth_admit_user (PosthornConnection *conn, const char *user, GError **error)
+{
+  const char *reason = NULL;
+
+  if (conn == NULL)
+    return TRUE;
+  if (!ph_net_user_sessions_allow (conn, user, &reason))
+    {
+      posthorn_connection_count (conn, "logins_over_session_limit", 1);
+      posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "login of %s refused: %s", user, reason);
+      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_IN_USE,
+                   "Too many sessions for %s", user);
+      return FALSE;
+    }
+  posthorn_connection_set_user (conn, user);
+  return TRUE;
+}
+
 /* ---- clear-text password and user lookups ---- */
 
 typedef struct {
@@ -527,8 +546,16 @@ verify_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (user != NULL)
     {
-      ph_auth_report_success (call->conn);
-      g_task_return_pointer (call->task, user, g_free);
+      if (ph_auth_admit_user (call->conn, user, &error))
+        {
+          ph_auth_report_success (call->conn);
+          g_task_return_pointer (call->task, user, g_free);
+        }
+      else
+        {
+          g_free (user);
+          g_task_return_error (call->task, error);
+        }
       async_call_free (call);
       return;
     }

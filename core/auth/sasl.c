@@ -536,6 +536,14 @@ step_done (GObject *source, GAsyncResult *res, gpointer user_data)
       session->callback (session, POSTHORN_SASL_CONTINUE, result->output_b64, NULL,
                          session->callback_data);
     }
+  else if (result->rc == GSASL_OK && sasl_success_checks (session)
+           && !ph_auth_admit_user (session->conn, session->user, &error))
+    {
+      /* Right credentials, one session too many: no failure delay. */
+      session->finished = TRUE;
+      session->callback (session, POSTHORN_SASL_FAILURE, NULL, error, session->callback_data);
+      g_clear_error (&error);
+    }
   else if (result->rc == GSASL_OK && sasl_success_checks (session))
     {
       session->finished = TRUE;

@@ -77,6 +77,7 @@ struct _PosthornConnection {
   gboolean loopback;
   gboolean implicit_tls;
   char *user;
+  gboolean user_counted;  /* in conn_per_user (registered, user set) */
   char *state;
   gint64 start_time;
 
@@ -137,6 +138,7 @@ struct _PosthornConnection {
 
 static GHashTable *conn_all;      /* PosthornConnection * -> itself, holds a ref */
 static GHashTable *conn_per_ip;   /* peer address -> GUINT_TO_POINTER (count) */
+static GHashTable *conn_per_user; /* user, and "user\npeer address" -> GUINT_TO_POINTER (count) */
 static guint64 conn_serial;
 
 static void conn_update_io (PosthornConnection *conn);
@@ -175,6 +177,61 @@ net_connection_limits_allow (const char *peer_address, const char **reason)
 }
 
 static void
+count_adjust (GHashTable *table, const char *key, int delta)
+{
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (table, key));
+
+  if (delta < 0 && count <= 1)
+    g_hash_table_remove (table, key);
+  else
+    g_hash_table_insert (table, g_strdup (key), GUINT_TO_POINTER (count + (guint) delta));
+}
+
+/* Counts @conn as a session of its user, or stops counting it. */
+static void
+conn_user_count (PosthornConnection *conn, gboolean counted)
+{
+  g_autofree char *user_ip = NULL;
+
+  if (conn->user_counted == counted)
+    return;
+  if (conn_per_user == NULL)
+    conn_per_user = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  user_ip = g_strconcat (conn->user, "\n", conn->peer_address, NULL);
+  count_adjust (conn_per_user, conn->user, counted ? 1 : -1);
+  count_adjust (conn_per_user, user_ip, counted ? 1 : -1);
+  conn->user_counted = counted;
+}
+
+gboolean
+ph_net_user_sessions_allow (PosthornConnection *conn, const char *user, const char **reason)
+{
+  const PhSettings *settings = ph_settings ();
+  gboolean self = conn->user_counted && strcmp (conn->user, user) == 0;
+  g_autofree char *user_ip = NULL;
+  guint count;
+
+  if (conn_per_user == NULL)
+    return TRUE;
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (conn_per_user, user)) - (self ? 1 : 0);
+  if (settings->max_sessions_per_user > 0 && count >= settings->max_sessions_per_user)
+    {
+      *reason = "[core] max_sessions_per_user reached";
+      return FALSE;
+    }
+  if (settings->max_sessions_per_user_ip == 0 || strcmp (conn->peer_address, "unix") == 0)
+    return TRUE;
+  user_ip = g_strconcat (user, "\n", conn->peer_address, NULL);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (conn_per_user, user_ip)) - (self ? 1 : 0);
+  if (count >= settings->max_sessions_per_user_ip)
+    {
+      *reason = "[core] max_sessions_per_user_ip reached";
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
 conn_register (PosthornConnection *conn)
 {
   guint count;
@@ -196,6 +253,7 @@ conn_unregister (PosthornConnection *conn)
 
   if (!g_hash_table_remove (conn_all, conn))
     return;
+  conn_user_count (conn, FALSE);
   count = GPOINTER_TO_UINT (g_hash_table_lookup (conn_per_ip, conn->peer_address));
   if (count <= 1)
     g_hash_table_remove (conn_per_ip, conn->peer_address);
@@ -1694,8 +1752,12 @@ void
 posthorn_connection_set_user (PosthornConnection *conn, const char *user)
 {
   g_return_if_fail (conn != NULL);
+  conn_user_count (conn, FALSE);
   g_free (conn->user);
   conn->user = g_strdup (user);
+  /* Only an open, registered connection is a session of its user. */
+  if (conn->user != NULL && conn_all != NULL && g_hash_table_contains (conn_all, conn))
+    conn_user_count (conn, TRUE);
 }
 
 const char *
@@ -1816,6 +1878,7 @@ net_connections_teardown (void)
     {
       g_clear_pointer (&conn_all, g_hash_table_unref);
       g_clear_pointer (&conn_per_ip, g_hash_table_unref);
+      g_clear_pointer (&conn_per_user, g_hash_table_unref);
     }
   if (idle_queue != NULL && g_sequence_get_length (idle_queue) == 0)
     {

@@ -122,6 +122,9 @@ login_failed (ImapSession *session, const GError *error)
   else if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_UNSUPPORTED))
     imap_session_finish (session, IMAP_SYNC_NONE, "NO", "CANNOT",
                          "Unsupported authentication mechanism.");
+  else if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_IN_USE))
+    /* [core] max_sessions_per_user(_ip): the core's text */
+    imap_session_finish (session, IMAP_SYNC_NONE, "NO", "LIMIT", "%s.", error->message);
   else
     imap_session_finish (session, IMAP_SYNC_NONE, "NO", "UNAVAILABLE",
                          "Temporary authentication failure.");

@@ -71,6 +71,10 @@ auth_reply_error (Pop3Session *session, const GError *error)
     case POSTHORN_ERROR_UNSUPPORTED:
       pop3_session_reply (session, "-ERR Unsupported authentication mechanism");
       break;
+    case POSTHORN_ERROR_IN_USE:
+      /* [core] max_sessions_per_user(_ip): the core's text */
+      pop3_session_reply (session, "-ERR [IN-USE] %s", error->message);
+      break;
     default:
       pop3_session_reply (session, "-ERR [SYS/TEMP] Authentication is temporarily unavailable");
       break;

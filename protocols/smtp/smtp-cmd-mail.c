@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* MAIL and RCPT: the envelope, relay control and the sender check. */
 #include "smtp-session.h"
+#include "smtp-queue.h"
 
 #include <string.h>
 
@@ -208,6 +209,13 @@ smtp_cmd_rcpt (SmtpSession *session, const SmtpCommand *cmd)
 
   if (klass == SMTP_ADDRESS_REMOTE)
     {
+      /* it would be queued: [smtp] queue_max_messages / queue_max_size */
+      if (!smtp_queue_has_room (settings->queue, 0))
+        {
+          smtp_session_reply (session, 452, "4.3.1", "Outbound queue full, try again later");
+          smtp_rcpt_check_free (check);
+          return;
+        }
       smtp_rcpt_accept (check);
       return;
     }

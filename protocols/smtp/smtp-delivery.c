@@ -145,9 +145,18 @@ smtp_delivery_spooled (GObject *source, GAsyncResult *result, gpointer user_data
 
   if (!smtp_queue_spool_finish (result, &error))
     {
-      g_warning ("%s: cannot queue: %s", delivery->session->txn_id, error->message);
+      GError *reply = NULL;
+
       g_clear_pointer (&delivery->env, smtp_envelope_free);
-      smtp_delivery_complete (delivery, smtp_delivery_store_error (error));
+      if (g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_LIMIT))
+        /* [smtp] queue_max_messages / queue_max_size */
+        smtp_reply_set_error (&reply, 452, "4.3.1", "Outbound queue full, try again later");
+      else
+        {
+          g_warning ("%s: cannot queue: %s", delivery->session->txn_id, error->message);
+          reply = smtp_delivery_store_error (error);
+        }
+      smtp_delivery_complete (delivery, reply);
       return;
     }
   if (delivery->users[0] == NULL)

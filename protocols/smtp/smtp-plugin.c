@@ -219,6 +219,12 @@ smtp_read_queue_config (PosthornPlugin *plugin, SmtpQueueConfig *config, GError 
   if (!posthorn_config_get_duration (plugin, "outbound_timeout", 60, &value, error))
     return FALSE;
   config->timeout = (guint) CLAMP (value, 1, 3600);
+  /* what submission may fill the queue with (0: no limit); DSNs always fit */
+  if (!posthorn_config_get_uint64 (plugin, "queue_max_messages", 100000, 0, G_MAXUINT32, FALSE,
+                                   &config->max_messages, error) ||
+      !posthorn_config_get_uint64 (plugin, "queue_max_size", G_GUINT64_CONSTANT (4) << 30, 0,
+                                   G_MAXUINT64, TRUE, &config->max_bytes, error))
+    return FALSE;
   return TRUE;
 }
 

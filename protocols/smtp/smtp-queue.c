@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct _SmtpQueueItem SmtpQueueItem;
@@ -22,6 +23,9 @@ struct _SmtpQueue {
   guint timer;
   GFileMonitor *monitor;
   gboolean stopping;
+  guint64 bytes;                /* the messages in @items */
+  GHashTable *reserved;         /* id -> size (guint64 *): being spooled */
+  guint64 reserved_bytes;
 };
 
 struct _SmtpQueueItem {
@@ -30,6 +34,7 @@ struct _SmtpQueueItem {
   SmtpEnvelope *env;
   guint jobs;                   /* attempts in flight */
   gboolean deleted;             /* removed from the queue meanwhile */
+  guint64 size;                 /* of ID.msg, counted in queue->bytes */
 };
 
 typedef struct {
@@ -86,6 +91,7 @@ typedef struct {
   char *remove_id;              /* instead: remove this message */
   PosthornMessage *message;     /* with @name: write ID.msg first */
   char *id;
+  gboolean refused;             /* over the queue's limits: write nothing */
 } SpoolWrite;
 
 static void
@@ -137,6 +143,12 @@ spool_write_run (gpointer data, GCancellable *cancellable, GError **error)
 {
   SpoolWrite *w = data;
 
+  if (w->refused)
+    {
+      g_set_error_literal (error, POSTHORN_ERROR, POSTHORN_ERROR_LIMIT,
+                           "the outbound queue is full");
+      return NULL;
+    }
   if (w->remove_id != NULL)
     return smtp_spool_remove (w->dir, w->remove_id, error) ? GINT_TO_POINTER (1) : NULL;
   if (w->message != NULL && !spool_write_message (w->dir, w->id, w->message, error))
@@ -187,15 +199,93 @@ spool_remove (SmtpQueue *queue, const char *id)
                        spool_write_logged, NULL);
 }
 
+/* ---- the queue's limits ---- */
+
+gboolean
+smtp_queue_has_room (SmtpQueue *queue, guint64 size)
+{
+  guint64 messages = g_hash_table_size (queue->items) + g_hash_table_size (queue->reserved);
+
+  if (queue->config.max_messages > 0 && messages >= queue->config.max_messages)
+    return FALSE;
+  return queue->config.max_bytes == 0
+         || queue->bytes + queue->reserved_bytes + size <= queue->config.max_bytes;
+}
+
+static void
+queue_reserve (SmtpQueue *queue, const char *id, guint64 size)
+{
+  g_hash_table_replace (queue->reserved, g_strdup (id), g_memdup2 (&size, sizeof size));
+  queue->reserved_bytes += size;
+}
+
+/* The reserved size of @id (0 if none), which is no longer reserved. */
+static guint64
+queue_unreserve (SmtpQueue *queue, const char *id)
+{
+  guint64 *size = g_hash_table_lookup (queue->reserved, id);
+  guint64 value = size != NULL ? *size : 0;
+
+  if (size != NULL)
+    {
+      queue->reserved_bytes -= value;
+      g_hash_table_remove (queue->reserved, id);
+    }
+  return value;
+}
+
+typedef struct {
+  SmtpQueue *queue;
+  char *id;
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+} SpoolCall;
+
+/* A failed write reserves nothing: its envelope is freed, never activated. */
+static void
+spool_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SpoolCall *call = user_data;
+
+  if (g_task_had_error (G_TASK (result)))
+    queue_unreserve (call->queue, call->id);
+  call->callback (source, result, call->user_data);
+  g_free (call->id);
+  g_free (call);
+}
+
+static void
+spool_async (SmtpQueue *queue, SmtpEnvelope *env, PosthornMessage *message, gboolean limited,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+  SpoolWrite *w = spool_write_for (queue, env);
+  guint64 size = posthorn_message_get_size (message);
+  SpoolCall *call = g_new0 (SpoolCall, 1);
+
+  w->message = posthorn_message_ref (message);
+  if (limited && !smtp_queue_has_room (queue, size))
+    {
+      w->refused = TRUE;
+      posthorn_core_count ("smtp.messages_refused_queue_full", 1);
+      g_message ("%s: refused: the outbound queue is full (%u messages, %" G_GUINT64_FORMAT
+                 " bytes)", env->id, g_hash_table_size (queue->items)
+                 + g_hash_table_size (queue->reserved), queue->bytes + queue->reserved_bytes);
+    }
+  else
+    queue_reserve (queue, env->id, size);
+  call->queue = queue;
+  call->id = g_strdup (env->id);
+  call->callback = callback;
+  call->user_data = user_data;
+  posthorn_worker_run (spool_write_run, w, (GDestroyNotify) spool_write_free, NULL, NULL,
+                       spool_call_done, call);
+}
+
 void
 smtp_queue_spool_async (SmtpQueue *queue, SmtpEnvelope *env, PosthornMessage *message,
                         GAsyncReadyCallback callback, gpointer user_data)
 {
-  SpoolWrite *w = spool_write_for (queue, env);
-
-  w->message = posthorn_message_ref (message);
-  posthorn_worker_run (spool_write_run, w, (GDestroyNotify) spool_write_free, NULL, NULL,
-                       callback, user_data);
+  spool_async (queue, env, message, TRUE, callback, user_data);
 }
 
 gboolean
@@ -205,13 +295,18 @@ smtp_queue_spool_finish (GAsyncResult *result, GError **error)
 }
 
 static void
-queue_add_item (SmtpQueue *queue, SmtpEnvelope *env)
+queue_add_item (SmtpQueue *queue, SmtpEnvelope *env, guint64 size)
 {
   SmtpQueueItem *item = g_new0 (SmtpQueueItem, 1);
+  SmtpQueueItem *old = g_hash_table_lookup (queue->items, env->id);
 
+  if (old != NULL)
+    queue->bytes -= old->size;
   item->ref = 1;
   item->queue = queue;
   item->env = env;
+  item->size = size;
+  queue->bytes += size;
   g_hash_table_replace (queue->items, env->id, item);
 }
 
@@ -219,13 +314,14 @@ void
 smtp_queue_activate (SmtpQueue *queue, SmtpEnvelope *env)
 {
   posthorn_core_count ("smtp.messages_queued", 1);
-  queue_add_item (queue, env);
+  queue_add_item (queue, env, queue_unreserve (queue, env->id));
   smtp_queue_tick_now (queue);
 }
 
 void
 smtp_queue_discard (SmtpQueue *queue, SmtpEnvelope *env)
 {
+  queue_unreserve (queue, env->id);
   spool_remove (queue, env->id);
   smtp_envelope_free (env);
 }
@@ -258,7 +354,7 @@ smtp_queue_submit (SmtpQueue *queue, SmtpEnvelope *env, PosthornMessage *message
 
   data->queue = queue;
   data->env = env;
-  smtp_queue_spool_async (queue, env, message, smtp_queue_submitted, data);
+  spool_async (queue, env, message, FALSE, smtp_queue_submitted, data);
 }
 
 /* ---- DSNs ---- */
@@ -522,8 +618,14 @@ notify_wants (SmtpNotify notify, SmtpNotify what)
 static void
 item_remove (SmtpQueue *queue, SmtpQueueItem *item)
 {
+  gboolean listed = !item->deleted && g_hash_table_lookup (queue->items, item->env->id) == item;
+
   item->deleted = TRUE;
-  g_hash_table_remove (queue->items, item->env->id);
+  if (listed)
+    {
+      queue->bytes -= item->size;
+      g_hash_table_remove (queue->items, item->env->id);  /* may free @item */
+    }
 }
 
 /* Every attempt of a round came back: record, report, reschedule. */
@@ -847,6 +949,7 @@ smtp_queue_new (SmtpSettings *settings, SmtpQueueConfig *config, GError **error)
   queue->items = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify) item_unref);
   queue->domain_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  queue->reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (!smtp_spool_ensure_dir (queue->config.dir, error) ||
       !smtp_spool_purge_deleted (queue->config.dir, error) ||
       (ids = smtp_spool_list (queue->config.dir, error)) == NULL)
@@ -859,8 +962,9 @@ smtp_queue_new (SmtpSettings *settings, SmtpQueueConfig *config, GError **error)
       g_autoptr(GError) local = NULL;
       g_autofree char *msg = smtp_spool_message_path (queue->config.dir, ids->pdata[i]);
       SmtpEnvelope *env = smtp_spool_read_envelope (queue->config.dir, ids->pdata[i], &local);
+      GStatBuf st;
 
-      if (env == NULL || !g_file_test (msg, G_FILE_TEST_IS_REGULAR))
+      if (env == NULL || g_stat (msg, &st) != 0 || !S_ISREG (st.st_mode))
         {
           g_warning ("queue: skipping %s: %s", (char *) ids->pdata[i],
                      local != NULL ? local->message : "message file missing");
@@ -868,7 +972,7 @@ smtp_queue_new (SmtpSettings *settings, SmtpQueueConfig *config, GError **error)
           continue;
         }
       env->next_attempt = 0;
-      queue_add_item (queue, env);
+      queue_add_item (queue, env, (guint64) st.st_size);
     }
   if (ids->len > 0)
     g_message ("queue: %u message(s) in %s", g_hash_table_size (queue->items), queue->config.dir);
@@ -916,6 +1020,7 @@ smtp_queue_free (SmtpQueue *queue)
       g_main_context_unref (queue->context);
     }
   g_hash_table_unref (queue->items);
+  g_clear_pointer (&queue->reserved, g_hash_table_unref);
   g_hash_table_unref (queue->domain_busy);
   g_hash_table_unref (queue->config.transport);
   g_free (queue->config.dir);

@@ -28,6 +28,8 @@ typedef struct {
   guint concurrency;             /* attempts at once, in all */
   guint domain_concurrency;      /* attempts at once per destination domain */
   guint timeout;                 /* seconds per network step */
+  guint64 max_messages;          /* [smtp] queue_max_messages; 0: no limit */
+  guint64 max_bytes;             /* [smtp] queue_max_size; 0: no limit */
 } SmtpQueueConfig;
 
 /* Loads the spool (blocking: call it from init) and takes @config. */
@@ -36,8 +38,17 @@ SmtpQueue *smtp_queue_new (SmtpSettings *settings, SmtpQueueConfig *config, GErr
 void smtp_queue_start (SmtpQueue *queue);
 void smtp_queue_free (SmtpQueue *queue);
 
+/* Whether one more message of @size bytes (0: not known yet) fits in the
+ * queue's limits ([smtp] queue_max_messages, queue_max_size), counting the
+ * messages queued and those being spooled. Submission asks at RCPT (and
+ * answers 452 4.3.1 when not). */
+gboolean smtp_queue_has_room (SmtpQueue *queue, guint64 size);
+
 /* Writes @message and @env durably into the spool on a worker; the
- * runner does not see it until smtp_queue_activate(). */
+ * runner does not see it until smtp_queue_activate(). When the message
+ * does not fit (smtp_queue_has_room()), nothing is written and the finish
+ * fails with POSTHORN_ERROR_LIMIT. The space stays reserved for @env until
+ * it is activated or discarded (or the write fails). */
 void smtp_queue_spool_async (SmtpQueue *queue, SmtpEnvelope *env, PosthornMessage *message,
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean smtp_queue_spool_finish (GAsyncResult *result, GError **error);
@@ -46,7 +57,8 @@ void smtp_queue_activate (SmtpQueue *queue, SmtpEnvelope *env);
 /* Removes a spooled, not activated message (on a worker; takes @env). */
 void smtp_queue_discard (SmtpQueue *queue, SmtpEnvelope *env);
 
-/* Spools and activates a message in one go (DSNs to remote senders). */
+/* Spools and activates a message in one go (DSNs to remote senders): a
+ * DSN is never refused for the queue's limits. */
 void smtp_queue_submit (SmtpQueue *queue, SmtpEnvelope *env, PosthornMessage *message);
 
 G_END_DECLS

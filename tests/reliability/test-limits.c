@@ -404,6 +404,200 @@ test_auth_failures (Fixture *f, gconstpointer data)
   assert_others_served (f, TRUE);
 }
 
+/* ---- sessions per user ---- */
+
+static PhTestClient *
+imap_login_as (Fixture *f, const char *user)
+{
+  PhTestClient *client = imap_connect (f);
+  g_autofree char *command = g_strdup_printf ("LOGIN %s pw", user);
+
+  imap_expect (client, "l", command, "OK");
+  return client;
+}
+
+static char *
+sasl_plain (const char *user)
+{
+  g_autofree char *raw = g_strdup_printf ("%c%s%cpw", 0, user, 0);
+
+  return g_base64_encode ((const guchar *) raw, strlen (user) + 4);
+}
+
+/* A POP3 login as @user; returns the reply to PASS. */
+static char *
+pop3_login (PhTestClient *client, const char *user)
+{
+  g_autofree char *ok = NULL;
+
+  ph_test_client_sendf (client, "USER %s\r\n", user);
+  ok = read_line_or_die (client);
+  g_assert_true (g_str_has_prefix (ok, "+OK"));
+  ph_test_client_send (client, "PASS pw\r\n", -1);
+  return read_line_or_die (client);
+}
+
+/* [core] max_sessions_per_user=3, counted over IMAP, POP3 and SMTP
+ * submission after authentication: the 4th login gets IMAP NO [LIMIT],
+ * POP3 -ERR [IN-USE], SMTP 454 4.7.0; the refused connections stay usable
+ * (another user logs in on them), other users are not affected, and a
+ * session that ends makes room. */
+static void
+test_sessions_per_user (Fixture *f, gconstpointer data)
+{
+  /* the bystander is alice's first session */
+  g_autoptr(PhTestClient) imap2 = imap_login_as (f, "alice@example.org");
+  g_autoptr(PhTestClient) pop3 = pop3_connect (f);
+  g_autoptr(PhTestClient) imap4 = imap_connect (f);
+  g_autoptr(PhTestClient) pop3b = pop3_connect (f);
+  g_autoptr(PhTestClient) submission = ph_test_client_connect (f->server, "submission", FALSE);
+  g_autofree char *pass = pop3_login (pop3, "alice@example.org");
+  g_autofree char *refused = NULL;
+  g_autofree char *auth_alice = sasl_plain ("alice@example.org");
+  g_autofree char *auth_carol = sasl_plain ("carol@example.org");
+  g_autofree char *auth_line = NULL;
+
+  g_assert_true (g_str_has_prefix (pass, "+OK"));   /* alice's 3rd */
+  imap_expect (imap4, "a", "LOGIN alice@example.org pw", "NO [LIMIT]");
+  imap_expect (imap4, "b", "LOGIN bob@example.org pw", "OK");
+  imap_expect (imap4, "c", "SELECT INBOX", "OK");
+
+  refused = pop3_login (pop3b, "alice@example.org");
+  g_assert_true (g_str_has_prefix (refused, "-ERR [IN-USE]"));
+  g_free (pop3_login (pop3b, "carol@example.org"));
+
+  g_assert_cmpuint (smtp_reply (submission, NULL), ==, 220);
+  smtp_expect (submission, "EHLO limits.example", 250);
+  auth_line = g_strdup_printf ("AUTH PLAIN %s", auth_alice);
+  smtp_expect (submission, auth_line, 454);
+  g_clear_pointer (&auth_line, g_free);
+  auth_line = g_strdup_printf ("AUTH PLAIN %s", auth_carol);
+  smtp_expect (submission, auth_line, 235);
+
+  assert_others_served (f, FALSE);
+  {
+    g_autoptr(PhTestClient) dave = imap_login_as (f, "dave@example.org");
+  }
+  /* one of alice's sessions ends: the next login fits */
+  imap_expect (imap2, "z", "LOGOUT", "OK");
+  g_clear_pointer (&imap2, ph_test_client_free);
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autoptr(PhTestClient) again = imap_connect (f);
+      g_autofree char *reply = imap_command (again, "l", "LOGIN alice@example.org pw");
+
+      if (g_str_has_prefix (reply, "l OK"))
+        break;
+      g_assert_true (g_str_has_prefix (reply, "l NO [LIMIT]"));
+      g_assert_cmpuint (attempt, <, 100);
+      g_usleep (20 * 1000);
+    }
+}
+
+/* [core] max_sessions_per_user_ip=2: the same, per user and client
+ * address (all of the test's clients come from 127.0.0.1). */
+static void
+test_sessions_per_user_ip (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) imap2 = imap_login_as (f, "alice@example.org");
+  g_autoptr(PhTestClient) imap3 = imap_connect (f);
+  g_autoptr(PhTestClient) bob = imap_login_as (f, "bob@example.org");
+  g_autoptr(PhTestClient) bob2 = imap_login_as (f, "bob@example.org");
+  g_autoptr(PhTestClient) pop3 = pop3_connect (f);
+  g_autofree char *refused = pop3_login (pop3, "alice@example.org");
+
+  imap_expect (imap3, "a", "LOGIN alice@example.org pw", "NO [LIMIT]");
+  g_assert_true (g_str_has_prefix (refused, "-ERR [IN-USE]"));
+  imap_expect (imap3, "b", "LOGIN bob@example.org pw", "NO [LIMIT]");
+  imap_expect (imap3, "c", "LOGIN carol@example.org pw", "OK");
+  imap_expect (bob2, "d", "SELECT INBOX", "OK");
+  assert_others_served (f, FALSE);
+}
+
+/* ---- outbound queue ---- */
+
+/* Submission as alice, authenticated. */
+static PhTestClient *
+submission_login (Fixture *f)
+{
+  PhTestClient *client = ph_test_client_connect (f->server, "submission", FALSE);
+  g_autofree char *auth = sasl_plain ("alice@example.org");
+  g_autofree char *line = g_strdup_printf ("AUTH PLAIN %s", auth);
+
+  g_assert_cmpuint (smtp_reply (client, NULL), ==, 220);
+  smtp_expect (client, "EHLO limits.example", 250);
+  smtp_expect (client, line, 235);
+  return client;
+}
+
+/* One message from alice to @rcpt, @body_size bytes of body; returns the
+ * reply code to the end of data (or to RCPT when that is refused). */
+static guint
+submit (PhTestClient *client, const char *rcpt, gsize body_size)
+{
+  g_autoptr(GString) text = g_string_new ("Subject: queued\r\n\r\n");
+  g_autofree char *rcpt_line = g_strdup_printf ("RCPT TO:<%s>", rcpt);
+  guint code;
+
+  while (text->len < body_size)
+    g_string_append (text, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+  smtp_expect (client, "MAIL FROM:<alice@example.org>", 250);
+  g_assert_true (ph_test_client_sendf (client, "%s\r\n", rcpt_line));
+  code = smtp_reply (client, NULL);
+  if (code != 250)
+    {
+      smtp_expect (client, "RSET", 250);
+      return code;
+    }
+  smtp_expect (client, "DATA", 354);
+  ph_test_client_send (client, text->str, (gssize) text->len);
+  g_assert_true (ph_test_client_send (client, ".\r\n", -1));
+  return smtp_reply (client, NULL);
+}
+
+/* [smtp] queue_max_messages=2 (the relay host refuses, so what is queued
+ * stays): the third message to a remote address gets 452 4.3.1 at RCPT;
+ * local delivery and the other protocols go on. */
+static void
+test_smtp_queue_messages (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = submission_login (f);
+
+  g_assert_cmpuint (submit (client, "x@remote.example", 100), ==, 250);
+  g_assert_cmpuint (submit (client, "y@remote.example", 100), ==, 250);
+  g_assert_cmpuint (submit (client, "z@remote.example", 100), ==, 452);
+  g_assert_cmpuint (submit (client, "bob@example.org", 100), ==, 250);
+  smtp_expect (client, "NOOP", 250);
+  assert_others_served (f, TRUE);
+}
+
+/* [smtp] queue_max_size=3k: a message that would take the queue over it
+ * passes RCPT (there is room) and gets 452 4.3.1 after its data; nothing
+ * of it stays in the queue, a smaller one still fits. */
+static void
+test_smtp_queue_size (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = submission_login (f);
+  g_autofree char *queue_dir = g_build_filename (ph_test_server_get_state_dir (f->server),
+                                                 "smtp-queue", NULL);
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  guint files = 0;
+
+  g_assert_cmpuint (submit (client, "x@remote.example", 2000), ==, 250);
+  g_assert_cmpuint (submit (client, "y@remote.example", 2000), ==, 452);
+  g_assert_cmpuint (submit (client, "z@remote.example", 200), ==, 250);
+  g_assert_cmpuint (submit (client, "bob@example.org", 2000), ==, 250);
+  smtp_expect (client, "NOOP", 250);
+  dir = g_dir_open (queue_dir, 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".msg"))
+      files++;
+  g_assert_cmpuint (files, ==, 2);
+  assert_others_served (f, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -422,6 +616,16 @@ main (int argc, char **argv)
   ADD ("/reliability/limits/smtp-recipients", "[smtp]\nmax_recipients=2\n", test_smtp_recipients);
   ADD ("/reliability/limits/smtp-bad-commands", "[smtp]\nmax_bad_commands=3\n", test_smtp_bad_commands);
   ADD ("/reliability/limits/auth-failures", "[auth]\nmax_failures=2\n", test_auth_failures);
+  ADD ("/reliability/limits/sessions-per-user",
+       "[core]\nmax_sessions_per_user=3\n[smtp]\nsubmission=127.0.0.1:0\n", test_sessions_per_user);
+  ADD ("/reliability/limits/smtp-queue-messages",
+       "[smtp]\nsubmission=127.0.0.1:0\nrelayhost=127.0.0.1:1\nretry_min=1h\nqueue_max_messages=2\n",
+       test_smtp_queue_messages);
+  ADD ("/reliability/limits/smtp-queue-size",
+       "[smtp]\nsubmission=127.0.0.1:0\nrelayhost=127.0.0.1:1\nretry_min=1h\nqueue_max_size=3k\n",
+       test_smtp_queue_size);
+  ADD ("/reliability/limits/sessions-per-user-ip", "[core]\nmax_sessions_per_user_ip=2\n",
+       test_sessions_per_user_ip);
 #undef ADD
   return g_test_run ();
 }
