@@ -601,7 +601,13 @@ fetch_finish (FetchJob *job)
   if (job->unknown_cte)
     imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "UNKNOWN-CTE",
                          "Unknown Content-Transfer-Encoding.");
-  else if (job->some_expunged)
+  /* A message of the set was expunged by another session meanwhile. UID
+   * FETCH ignores UIDs that no longer exist (RFC 9051 6.4.9) and may send
+   * the EXPUNGE itself, so it answers OK with what is left (as Dovecot).
+   * FETCH by sequence number cannot send the EXPUNGE yet (RFC 3501
+   * 7.4.1), so the client would see a number without data: NO
+   * [EXPUNGEISSUED] (RFC 9051 7.1) with the rest of the data. */
+  else if (job->some_expunged && !session->cmd->uid)
     imap_session_finish (session, IMAP_SYNC_WANTED, "NO", "EXPUNGEISSUED",
                          "Some messages were expunged meanwhile.");
   else

@@ -438,6 +438,7 @@ struct _Node {
   Node *child;       /* first child */
   Node *next;        /* next sibling */
   SortItem *item;    /* NULL for a dummy */
+  gboolean dummy_root; /* took the place of a dummy root with only this child */
 };
 
 static gint64
@@ -590,6 +591,9 @@ prune (Node **head, Node *parent)
         {
           /* promote the children into n's place */
           Node *first = n->child, *last = first;
+
+          if (parent == NULL)
+            first->dummy_root = TRUE;
           for (Node *c = first; c != NULL; c = c->next)
             {
               c->parent = parent;
@@ -604,8 +608,11 @@ prune (Node **head, Node *parent)
     }
 }
 
+/* RFC 5256 REFERENCES steps 1 to 3: the parent/child links of
+ * Message-ID, References and In-Reply-To, and the root set without
+ * dummies (a dummy root with several children stays), unsorted. */
 static Node *
-thread_references (GArray *items, GPtrArray *nodes)
+thread_link (GArray *items, GPtrArray *nodes)
 {
   g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   Node *roots = NULL, **tail = &roots;
@@ -681,7 +688,13 @@ thread_references (GArray *items, GPtrArray *nodes)
         }
     }
   prune (&roots, NULL);
-  roots = sort_siblings (roots);
+  return roots;
+}
+
+static Node *
+thread_references (GArray *items, GPtrArray *nodes)
+{
+  Node *roots = sort_siblings (thread_link (items, nodes));
 
   /* step 5: group the root set by base subject */
   {
@@ -753,6 +766,65 @@ thread_references (GArray *items, GPtrArray *nodes)
   /* step 6: children by date (the root set keeps the step 4 order) */
   for (Node *n = roots; n != NULL; n = n->next)
     n->child = sort_siblings (n->child);
+  return roots;
+}
+
+/* THREAD=REFS as Dovecot implements it (draft-ietf-morg-inthread): the
+ * links of REFERENCES without the subject grouping of its step 5, every
+ * sibling list by date (sent date, else internal date) then arrival
+ * order, and the threads by the LATEST date found anywhere in them, ties
+ * by the root's arrival order, where a root that was a dummy counts as
+ * earliest. */
+typedef struct {
+  Node *root;
+  gint64 latest;
+  guint seq;           /* 0 for a former dummy */
+} RefsRoot;
+
+static gint64
+subtree_latest (Node *n)
+{
+  gint64 latest = n->item != NULL ? n->item->date : G_MININT64;
+
+  for (Node *c = n->child; c != NULL; c = c->next)
+    latest = MAX (latest, subtree_latest (c));
+  return latest;
+}
+
+static int
+refs_root_compare (gconstpointer pa, gconstpointer pb)
+{
+  const RefsRoot *a = pa, *b = pb;
+
+  if (a->latest != b->latest)
+    return a->latest < b->latest ? -1 : 1;
+  return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static Node *
+thread_refs (GArray *items, GPtrArray *nodes)
+{
+  g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (RefsRoot));
+  Node *roots = NULL, **tail = &roots;
+
+  for (Node *n = thread_link (items, nodes); n != NULL; n = n->next)
+    {
+      RefsRoot r = { n, subtree_latest (n), 0 };
+
+      if (n->item != NULL && !n->dummy_root)
+        r.seq = n->item->seq;
+      n->child = sort_siblings (n->child);
+      g_array_append_val (list, r);
+    }
+  g_array_sort (list, refs_root_compare);
+  for (guint k = 0; k < list->len; k++)
+    {
+      Node *n = g_array_index (list, RefsRoot, k).root;
+
+      n->next = NULL;
+      *tail = n;
+      tail = &n->next;
+    }
   return roots;
 }
 
@@ -834,6 +906,8 @@ thread_done (ImapSession *session, GArray *uids, GHashTable *meta, gpointer user
   sort_items_fill (session, uids, meta, items);
   if (session->cmd->u.thread.algorithm == IMAP_THREAD_REFERENCES)
     roots = thread_references (items, nodes);
+  else if (session->cmd->u.thread.algorithm == IMAP_THREAD_REFS)
+    roots = thread_refs (items, nodes);
   else
     roots = thread_orderedsubject (items, nodes);
   for (Node *n = roots; n != NULL; n = n->next)
@@ -850,11 +924,6 @@ thread_done (ImapSession *session, GArray *uids, GHashTable *meta, gpointer user
 void
 imap_cmd_thread (ImapSession *session)
 {
-  if (session->cmd->u.thread.algorithm == IMAP_THREAD_REFS)
-    {
-      imap_session_finish (session, IMAP_SYNC_NONE, "BAD", NULL, "THREAD=REFS is not supported");
-      return;
-    }
   if (!imap_search_check (session, session->cmd->u.thread.program))
     return;
   imap_search_run (session, session->cmd->u.thread.program, TRUE, thread_done, NULL);

@@ -108,7 +108,7 @@ imap_session_capabilities (ImapSession *session)
   g_string_append (caps, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN"
                          " SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS"
                          " ESEARCH SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT"
-                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT IDLE"
+                         " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT IDLE"
                          " CONDSTORE QRESYNC NOTIFY");
   if (session->deflate == NULL)
     g_string_append (caps, " COMPRESS=DEFLATE");
