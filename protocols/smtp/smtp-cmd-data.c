@@ -110,6 +110,8 @@ smtp_delivered (SmtpDeliveryResult *result, gpointer user_data)
   else
     smtp_session_reply_error (session, result->error);
 
+  if (result->error == NULL)
+    session->junk_commands = 0;  /* mail moved: [smtp] max_junk_commands starts over */
   if (session->conn != NULL)
     {
       if (result->error == NULL)

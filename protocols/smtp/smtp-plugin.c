@@ -85,6 +85,10 @@ smtp_read_settings (PosthornPlugin *plugin, SmtpSettings *settings, GError **err
                                    &value, error))
     return FALSE;
   settings->max_bad_commands = (guint) value;
+  if (!posthorn_config_get_uint64 (plugin, "max_junk_commands", 100, 1, 100000, FALSE,
+                                   &value, error))
+    return FALSE;
+  settings->max_junk_commands = (guint) value;
   if (!posthorn_config_get_uint64 (plugin, "max_received", 30, 1, 1000, FALSE, &value, error))
     return FALSE;
   settings->max_received = (guint) value;

@@ -116,6 +116,21 @@ smtp_session_bad_command (SmtpSession *session)
   return TRUE;
 }
 
+gboolean
+smtp_session_junk_command (SmtpSession *session)
+{
+  if (++session->junk_commands <= session->settings->max_junk_commands)
+    return FALSE;
+  smtp_session_reply (session, 421, "4.7.0", "%s Too many commands without mail, closing connection",
+                      session->settings->hostname);
+  if (session->conn != NULL)
+    {
+      posthorn_connection_count (session->conn, "too_many_commands", 1);
+      posthorn_connection_close (session->conn);
+    }
+  return TRUE;
+}
+
 void
 smtp_session_pause (SmtpSession *session)
 {
@@ -276,6 +291,24 @@ smtp_session_command (SmtpSession *session, const char *line, gsize length)
                           session->info->role == SMTP_ROLE_LMTP ? "LHLO" : "EHLO/HELO");
       smtp_session_bad_command (session);
       return;
+    }
+
+  switch (cmd->verb)
+    {
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_LHLO:
+    case SMTP_VERB_RSET:
+    case SMTP_VERB_NOOP:
+    case SMTP_VERB_VRFY:
+    case SMTP_VERB_EXPN:
+    case SMTP_VERB_HELP:
+      /* [smtp] max_junk_commands: no endless sessions that move no mail */
+      if (smtp_session_junk_command (session))
+        return;
+      break;
+    default:
+      break;
     }
 
   switch (cmd->verb)

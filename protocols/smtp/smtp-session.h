@@ -30,6 +30,8 @@ typedef struct {
   guint64 max_message_size;      /* canonical bytes; 0 = unlimited */
   guint max_recipients;
   guint max_bad_commands;        /* then 421 and close */
+  guint max_junk_commands;       /* RSET NOOP VRFY EXPN HELP EHLO without a
+                                  * message accepted, then 421 and close */
   guint max_received;            /* Received: fields before "too many hops" */
   SmtpBareNewline bare_newline;
   gboolean allow_sender_mismatch;
@@ -67,6 +69,7 @@ struct _SmtpSession {
   gboolean esmtp;
   char *user;                    /* authenticated user; NULL before AUTH */
   guint bad_commands;
+  guint junk_commands;           /* since the last accepted message */
 
   /* AUTH exchange */
   PosthornSaslSession *sasl;
@@ -111,6 +114,10 @@ void smtp_session_reply_error (SmtpSession *session, const GError *error);
 /* Counts a bad command; after max_bad_commands sends 421 and closes.
  * Returns TRUE if the session was closed. */
 gboolean smtp_session_bad_command (SmtpSession *session);
+/* Counts a command that moves no mail (RSET, NOOP, VRFY, EXPN, HELP,
+ * EHLO/HELO/LHLO); past [smtp] max_junk_commands since the last accepted
+ * message it answers 421 4.7.0, closes and returns TRUE. */
+gboolean smtp_session_junk_command (SmtpSession *session);
 
 /* Stop / continue reading commands while an asynchronous step runs, so
  * that pipelined commands are answered in order. */

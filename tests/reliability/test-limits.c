@@ -382,6 +382,39 @@ test_smtp_bad_commands (Fixture *f, gconstpointer data)
   }
 }
 
+/* [smtp] max_junk_commands=5: EHLO and four NOOPs fit, the sixth command
+ * that moves no mail gets 421 and the close; an accepted message starts
+ * the count over. */
+static void
+test_smtp_junk_commands (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = smtp_connect (f);   /* EHLO: 1 */
+  g_autoptr(PhTestClient) sender = smtp_connect (f);
+
+  for (guint i = 0; i < 4; i++)
+    smtp_expect (client, "NOOP", 250);
+  smtp_expect (client, "NOOP", 421);
+  g_assert_true (ph_test_client_wait_closed (client, 2000));
+
+  smtp_expect (sender, "NOOP", 250);
+  smtp_expect (sender, "RSET", 250);
+  smtp_expect (sender, "VRFY bob@example.org", 252);
+  smtp_expect (sender, "MAIL FROM:<x@remote.example>", 250);
+  smtp_expect (sender, "RCPT TO:<bob@example.org>", 250);
+  smtp_expect (sender, "DATA", 354);
+  ph_test_client_send (sender, "Subject: moves\r\n\r\nmail\r\n", -1);
+  smtp_expect (sender, ".", 250);
+  for (guint i = 0; i < 5; i++)
+    smtp_expect (sender, "NOOP", 250);
+  smtp_expect (sender, "HELP", 421);
+  assert_others_served (f, TRUE);
+  {
+    g_autoptr(PhTestClient) fresh = smtp_connect (f);
+
+    smtp_expect (fresh, "NOOP", 250);
+  }
+}
+
 static void
 test_auth_failures (Fixture *f, gconstpointer data)
 {
@@ -615,6 +648,8 @@ main (int argc, char **argv)
   ADD ("/reliability/limits/smtp-message-size", "[smtp]\nmax_message_size=4k\n", test_smtp_message_size);
   ADD ("/reliability/limits/smtp-recipients", "[smtp]\nmax_recipients=2\n", test_smtp_recipients);
   ADD ("/reliability/limits/smtp-bad-commands", "[smtp]\nmax_bad_commands=3\n", test_smtp_bad_commands);
+  ADD ("/reliability/limits/smtp-junk-commands", "[smtp]\nmax_junk_commands=5\n",
+       test_smtp_junk_commands);
   ADD ("/reliability/limits/auth-failures", "[auth]\nmax_failures=2\n", test_auth_failures);
   ADD ("/reliability/limits/sessions-per-user",
        "[core]\nmax_sessions_per_user=3\n[smtp]\nsubmission=127.0.0.1:0\n", test_sessions_per_user);
