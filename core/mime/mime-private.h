@@ -48,6 +48,8 @@ struct _PosthornMessageInfo {
   int tz_minutes;
   GPtrArray *header_names;  /* char* */
   GPtrArray *header_values; /* char* */
+  GBytes *backing;          /* set when decoded from a version-2 blob: every
+                             * string above points into it, none is owned */
 };
 
 PosthornMessageInfo *ph_mime_info_new (void);

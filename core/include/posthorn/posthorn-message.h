@@ -144,10 +144,13 @@ void posthorn_message_info_unref (PosthornMessageInfo *info);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PosthornMessageInfo, posthorn_message_info_unref)
 
-/* One self-describing blob (a GVariant with a format tag and version) to
- * store next to the message, and back. Deserialising rejects blobs of an
+/* One self-describing blob (a format tag and version, then the fields)
+ * to store next to the message, and back. Serializing writes the newest
+ * version (2: a flat binary record, cheap to decode); deserialising reads
+ * it and every older version (1: a GVariant) and rejects blobs of an
  * unknown version or a broken shape with POSTHORN_ERROR_INVALID (re-parse
- * the message then). */
+ * the message then). The blob is untrusted input: a damaged one never
+ * crashes. The result may keep a reference on @blob. */
 GBytes *posthorn_message_info_serialize (PosthornMessageInfo *info);
 PosthornMessageInfo *posthorn_message_info_deserialize (GBytes *blob, GError **error);
 
