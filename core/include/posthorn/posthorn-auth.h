@@ -143,6 +143,11 @@ typedef enum {
    *  POSTHORN_ERROR_INVALID      malformed base64 or mechanism message, or
    *                              a response over 64 KiB of base64
    *  POSTHORN_ERROR_LIMIT        too many failures: reply, then close
+   *  POSTHORN_ERROR_IN_USE       right credentials, but the user has too
+   *                              many sessions ([core] max_sessions_per_user,
+   *                              max_sessions_per_user_ip): refuse this login
+   *                              (IMAP NO [LIMIT], POP3 -ERR [IN-USE], SMTP
+   *                              454); the connection may go on
    *  POSTHORN_ERROR_TEMPORARY, POSTHORN_ERROR_FAILED  server-side trouble
    * The session is finished; free it. */
   POSTHORN_SASL_FAILURE = 2,
@@ -215,7 +220,8 @@ void posthorn_auth_verify_password_async (PosthornConnection *conn,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data);
 
-/* Returns the canonical user name, or NULL with @error set. */
+/* Returns the canonical user name, or NULL with @error set (the codes of
+ * POSTHORN_SASL_FAILURE, POSTHORN_ERROR_IN_USE included). */
 char *posthorn_auth_verify_password_finish (GAsyncResult *result,
                                             GError **error);
 

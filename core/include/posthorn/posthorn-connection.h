@@ -216,7 +216,12 @@ gboolean posthorn_connection_is_loopback (PosthornConnection *conn);
 gboolean posthorn_connection_is_implicit_tls (PosthornConnection *conn);
 
 /* The authenticated user (NULL to clear), shown in logs, D-Bus and used
- * for per-user limits. */
+ * for per-user limits: while set on an open connection, it counts as one
+ * of that user's sessions ([core] max_sessions_per_user and
+ * max_sessions_per_user_ip). The core's authentication sets it itself
+ * when it accepts a login (posthorn_auth_verify_password_finish(),
+ * POSTHORN_SASL_SUCCESS), or fails the login with POSTHORN_ERROR_IN_USE
+ * when the user has too many sessions. */
 void posthorn_connection_set_user (PosthornConnection *conn, const char *user);
 const char *posthorn_connection_get_user (PosthornConnection *conn);
 /* A word describing the session's state ("auth", "selected", "idle"). */
