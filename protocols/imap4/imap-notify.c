@@ -184,8 +184,15 @@ imap_notify_flush (ImapSession *session)
   if (n->held->len > 0)
     {
       imap_session_write (session, n->held->str, n->held->len);
-      g_string_truncate (n->held, 0);
       n->held_lines = 0;
+      /* a burst's buffer is not kept for the session's life */
+      if (n->held->allocated_len > 4096)
+        {
+          g_string_free (n->held, TRUE);
+          n->held = g_string_new (NULL);
+        }
+      else
+        g_string_truncate (n->held, 0);
     }
   if (n->overflowed && !n->pushing && n->internal == NULL)
     {
