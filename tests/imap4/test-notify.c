@@ -437,6 +437,36 @@ test_notify_matrix (Fixture *f, gconstpointer data)
   expect_quiet (f->watcher, "NOOP");
 }
 
+/* Under CONDSTORE the STATUS responses carry HIGHESTMODSEQ, which a
+ * flag change raises. */
+static void
+test_notify_condstore (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *line = NULL;
+  const char *first;
+  guint64 before, after;
+
+  f->watcher = login (f->server);
+  f->other = login (f->server);
+  append_to (f->other, "Archive", "one");
+  ok (f->watcher, "ENABLE CONDSTORE");
+  lines = imap_test_ok (f->watcher, "NOTIFY SET STATUS (mailboxes Archive (MessageNew MessageExpunge FlagChange))");
+  g_assert_cmpuint (lines->len, ==, 2);
+  first = g_ptr_array_index (lines, 0);
+  g_assert_true (g_str_has_prefix (first, "* STATUS Archive (MESSAGES 1 UIDNEXT 2 UIDVALIDITY "));
+  g_assert_nonnull (strstr (first, " UNSEEN 1 HIGHESTMODSEQ "));
+  before = g_ascii_strtoull (strstr (first, "HIGHESTMODSEQ ") + strlen ("HIGHESTMODSEQ "), NULL, 10);
+  ok (f->other, "SELECT Archive");
+  ok (f->other, "STORE 1 +FLAGS.SILENT (\\Flagged)");
+  line = ph_test_client_read_line (f->watcher);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "* STATUS Archive (MESSAGES 1 UIDNEXT 2 UIDVALIDITY "));
+  g_assert_nonnull (strstr (line, " UNSEEN 1 HIGHESTMODSEQ "));
+  after = g_ascii_strtoull (strstr (line, "HIGHESTMODSEQ ") + strlen ("HIGHESTMODSEQ "), NULL, 10);
+  g_assert_cmpuint (after, >, before);
+}
+
 static char *
 smtp_reply (PhTestClient *client)
 {
@@ -585,6 +615,7 @@ main (int argc, char **argv)
   ADD ("/imap4/notify/filters", test_notify_filters, NULL);
   ADD ("/imap4/notify/event-filter-matrix", test_notify_matrix, NULL);
   ADD ("/imap4/notify/idle", test_notify_idle, NULL);
+  ADD ("/imap4/notify/condstore-status", test_notify_condstore, NULL);
   ADD ("/imap4/notify/overflow", test_notify_overflow, "notify_max_pending=3\n");
   g_test_add_func ("/imap4/notify/smtp-delivery", test_notify_smtp_delivery);
   return g_test_run ();
