@@ -268,6 +268,32 @@ store_reparse (const StoreBackend *b, StoreJob *job, guint32 uid, guint64 size, 
   return posthorn_message_info_parse (message, error);
 }
 
+/* FETCH_SIZES: no info, so no blob is read or decoded. */
+static PosthornStoreFetch *
+store_job_fetch_sizes (const StoreBackend *b, StoreJob *job, GError **error)
+{
+  PosthornStoreFetchBuilder builder;
+  g_autoptr(GPtrArray) blobs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GArray) metas = g_array_new (FALSE, TRUE, sizeof (PosthornStoreMessageMeta));
+  gboolean ok;
+  PosthornStoreFetch *fetch;
+
+  g_array_set_clear_func (metas, store_fetch_meta_clear);
+  builder.metas = metas;
+  builder.blobs = blobs;
+  if (b->vt.fetch_sizes != NULL)
+    ok = b->vt.fetch_sizes (b->data, job->user, job->name, job->uidvalidity, job_uids (job),
+                            job_n_uids (job), &builder, error);
+  else
+    ok = b->vt.fetch (b->data, job->user, job->name, job->uidvalidity, job_uids (job),
+                      job_n_uids (job), &builder, error);
+  if (!ok)
+    return NULL;
+  fetch = g_new0 (PosthornStoreFetch, 1);
+  fetch->metas = g_steal_pointer (&metas);
+  return fetch;
+}
+
 static PosthornStoreFetch *
 store_job_fetch (const StoreBackend *b, StoreJob *job, GError **error)
 {
@@ -428,6 +454,10 @@ store_job_run (gpointer data, GCancellable *cancellable, GError **error)
       break;
     case STORE_OP_FETCH:
       result = store_job_fetch (b, job, error);
+      ok = result != NULL;
+      break;
+    case STORE_OP_FETCH_SIZES:
+      result = store_job_fetch_sizes (b, job, error);
       ok = result != NULL;
       break;
     case STORE_OP_READ:

@@ -311,6 +311,21 @@ posthorn_store_fetch_async (PosthornStoreUser *user, const char *mailbox, guint3
                    user_data);
 }
 
+void
+posthorn_store_fetch_sizes_async (PosthornStoreUser *user, const char *mailbox,
+                                  guint32 uidvalidity, const guint32 *uids, guint n_uids,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  StoreJob *job = store_job_new (STORE_OP_FETCH_SIZES, user);
+
+  store_job_set_name (job, &job->name, mailbox);
+  job->uidvalidity = uidvalidity;
+  store_job_set_uids (job, uids, n_uids);
+  store_job_start (job, (GDestroyNotify) posthorn_store_fetch_free, cancellable, callback,
+                   user_data);
+}
+
 PosthornStoreFetch *
 posthorn_store_fetch_finish (GAsyncResult *result, GError **error)
 {

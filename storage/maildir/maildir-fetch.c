@@ -47,6 +47,33 @@ maildir_fetch (gpointer data, const char *user, const char *name, guint32 uidval
   return ok;
 }
 
+gboolean
+maildir_fetch_sizes (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                     const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                     GError **error)
+{
+  MaildirStore *store = data;
+  MAILDIR_STORE_LOCK (store);
+  MaildirUser *u = maildir_user_get (store, user, FALSE, error);
+  MaildirFolder f = { 0 };
+  g_autoptr(GPtrArray) rows = NULL;
+  gboolean ok = u != NULL && maildir_folder_lookup (u, name, uidvalidity, &f, error) &&
+                maildir_db_exec (u, "BEGIN", error);
+
+  if (ok)
+    ok = (rows = maildir_messages_collect (u, &f, uids, n_uids, FALSE, error)) != NULL;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      MaildirMessageRow *row = rows->pdata[i];
+
+      posthorn_store_fetch_builder_add (out, row->uid, row->internal_date, row->size, NULL);
+    }
+  if (u != NULL && sqlite3_get_autocommit (u->db) == 0)
+    sqlite3_exec (u->db, "COMMIT", NULL, NULL, NULL);
+  maildir_folder_clear (&f);
+  return ok;
+}
+
 typedef struct {
   char *path;
   guint64 size;

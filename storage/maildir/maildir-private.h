@@ -314,6 +314,9 @@ gboolean maildir_expunge (gpointer data, const char *user, const char *name, gui
 gboolean maildir_fetch (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                         const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
                         GError **error);
+gboolean maildir_fetch_sizes (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                              const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                              GError **error);
 gssize maildir_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
                      guint64 offset, void *buffer, gsize length, GError **error);
 gboolean maildir_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,

@@ -43,6 +43,7 @@ const PosthornStoreVTable maildir_store_vtable = {
   .copy = maildir_copy,
   .expunge = maildir_expunge,
   .fetch = maildir_fetch,
+  .fetch_sizes = maildir_fetch_sizes,
   .read = maildir_read,
   .search_text = maildir_search_text,
 };

@@ -47,6 +47,32 @@ sqlite_fetch (gpointer data, const char *user, const char *name, guint32 uidvali
   return ok;
 }
 
+gboolean
+sqlite_fetch_sizes (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                    const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                    GError **error)
+{
+  SqliteStore *store = data;
+  SqliteConn *conn = sqlite_store_reader (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  SqliteMailbox mb;
+  gboolean ok;
+
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_store_exec (conn, "BEGIN", error) &&
+       sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, FALSE, error)) != NULL;
+  for (guint i = 0; ok && i < rows->len; i++)
+    {
+      SqliteMessageRow *row = rows->pdata[i];
+
+      posthorn_store_fetch_builder_add (out, row->uid, row->internal_date, row->size, NULL);
+    }
+  sqlite_store_reader_release (store, conn);
+  return ok;
+}
+
 gssize
 sqlite_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
              guint64 offset, void *buffer, gsize length, GError **error)

@@ -182,6 +182,9 @@ gboolean sqlite_expunge (gpointer data, const char *user, const char *name, guin
 gboolean sqlite_fetch (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                        const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
                        GError **error);
+gboolean sqlite_fetch_sizes (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                             const guint32 *uids, guint n_uids, PosthornStoreFetchBuilder *out,
+                             GError **error);
 gssize sqlite_read (gpointer data, const char *user, const char *name, guint32 uidvalidity, guint32 uid,
                     guint64 offset, void *buffer, gsize length, GError **error);
 gboolean sqlite_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,

@@ -23,6 +23,7 @@ const PosthornStoreVTable sqlite_store_vtable = {
   .copy = sqlite_copy,
   .expunge = sqlite_expunge,
   .fetch = sqlite_fetch,
+  .fetch_sizes = sqlite_fetch_sizes,
   .read = sqlite_read,
   .search_text = sqlite_search_text,
   .append_multi = sqlite_append_multi,

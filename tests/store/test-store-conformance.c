@@ -1283,6 +1283,41 @@ test_fetch_info (Fixture *f, gconstpointer data)
   g_assert_cmpint (ABS (meta->internal_date - g_get_real_time () / G_USEC_PER_SEC), <, 60);
 }
 
+/* posthorn_store_fetch_sizes_async(): what fetch gives, without info. */
+static void
+test_fetch_sizes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *small = make_message ("small", "x");
+  g_autofree char *big = make_message ("big", "a longer body\r\nof two lines\r\n");
+  guint32 uids[3];
+  g_autoptr(PosthornStoreFetch) full = NULL;
+  g_autoptr(PosthornStoreFetch) sizes = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+
+  uids[0] = store_test_append_simple (f->user, "INBOX", small);
+  uids[1] = store_test_append_simple (f->user, "INBOX", big);
+  uids[2] = uids[1] + 100;  /* missing: left out */
+  full = fetch (f, "INBOX", uids, 3);
+  posthorn_store_fetch_sizes_async (f->user, "INBOX", 0, uids, 3, NULL, store_test_result_cb, &res);
+  sizes = posthorn_store_fetch_finish (store_test_wait (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_store_fetch_get_count (sizes), ==, 2);
+  g_assert_cmpuint (posthorn_store_fetch_get_count (full), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      const PosthornStoreMessageMeta *a = posthorn_store_fetch_get (sizes, i);
+      const PosthornStoreMessageMeta *b = posthorn_store_fetch_get (full, i);
+
+      g_assert_cmpuint (a->uid, ==, uids[i]);
+      g_assert_cmpuint (a->size, ==, b->size);
+      g_assert_cmpint (a->internal_date, ==, b->internal_date);
+      g_assert_null (a->info);
+    }
+  g_assert_cmpuint (posthorn_store_fetch_get (sizes, 0)->size, <,
+                    posthorn_store_fetch_get (sizes, 1)->size);
+}
+
 static void
 test_stream (Fixture *f, gconstpointer data)
 {
@@ -1595,6 +1630,7 @@ main (int argc, char **argv)
   ADD ("/store/search/text-and-body", test_search_text);
   ADD ("/store/search/huge-text-indexed-in-part", test_search_huge_text);
   ADD ("/store/fetch/parsed-info", test_fetch_info);
+  ADD ("/store/fetch/sizes-only", test_fetch_sizes);
   ADD ("/store/read/stream", test_stream);
   ADD ("/store/deliver/multi-user-atomic", test_deliver_atomic);
   ADD ("/store/qresync/vanished", test_vanished);

@@ -453,6 +453,21 @@ const PosthornStoreMessageMeta *posthorn_store_fetch_get (const PosthornStoreFet
 void posthorn_store_fetch_free (PosthornStoreFetch *fetch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PosthornStoreFetch, posthorn_store_fetch_free)
 
+/* Like posthorn_store_fetch_async(), but only UID, INTERNALDATE and size:
+ * every meta's @info is NULL (what POP3 needs at login, or RFC822.SIZE).
+ * No info is read or decoded, so it costs a few microseconds a message and
+ * little memory: a whole mailbox fits in one call. Expunged UIDs are
+ * missing. The result comes from posthorn_store_fetch_finish(). Added in
+ * ABI 1.1. */
+void posthorn_store_fetch_sizes_async (PosthornStoreUser *user,
+                                       const char *mailbox,
+                                       guint32 uidvalidity,
+                                       const guint32 *uids,
+                                       guint n_uids,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+
 /* Reads up to @length bytes of message @uid from @offset (fewer at the
  * end; an empty GBytes at or after the end). Stream a large message in
  * pieces of a few hundred KiB, driven by the connection's drained
@@ -805,6 +820,13 @@ typedef struct {
   gboolean (*append_multi) (gpointer data, const PosthornStoreNewMessage *const *messages,
                             guint n_messages, const PosthornStoreTarget *target,
                             PosthornStoreChanges *changes, GError **error);
+
+  /* Optional, added in ABI 1.1 (NULL: the core calls fetch and drops the
+   * infos). Like fetch, but adds every message with a NULL info: reads
+   * UID, INTERNALDATE and size only. */
+  gboolean (*fetch_sizes) (gpointer data, const char *user, const char *name,
+                           guint32 uidvalidity, const guint32 *uids, guint n_uids,
+                           PosthornStoreFetchBuilder *out, GError **error);
 } PosthornStoreVTable;
 
 /* Registers @plugin as the daemon's store (call it from the plugin's
