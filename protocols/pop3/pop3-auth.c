@@ -47,7 +47,7 @@ auth_reply_error (Pop3Session *session, const GError *error)
 {
   PosthornConnection *conn = session->conn;
 
-  posthorn_connection_count (conn, "logins_failed", 1);
+  /* The core's auth counts failed logins ("logins_failed"), once. */
   if (error->domain != POSTHORN_ERROR)
     {
       pop3_session_reply (session, "-ERR [SYS/TEMP] Authentication failed: %s", error->message);

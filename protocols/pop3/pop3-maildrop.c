@@ -13,10 +13,10 @@
  */
 #include "pop3-session.h"
 
-/* UIDs per posthorn_store_fetch_async() round trip at login, and how
- * many such round trips run at once. */
-#define POP3_FETCH_BATCH 256
-#define POP3_FETCH_PARALLEL 4
+/* UIDs per posthorn_store_fetch_sizes_async() round trip at login (about
+ * 40 bytes of result each), and how many such round trips run at once. */
+#define POP3_FETCH_BATCH 8192
+#define POP3_FETCH_PARALLEL 2
 /* A multi-line listing is written in pieces of about this size. */
 #define POP3_LISTING_PIECE (16 * 1024)
 
@@ -70,8 +70,8 @@ maildrop_open_done (Pop3Session *session)
   session->n_messages = kept;
   if (!session->closed)
     {
+      /* The core's auth counted the login ("logins") already. */
       pop3_session_set_state (session, POP3_STATE_TRANSACTION);
-      posthorn_connection_count (session->conn, "logins", 1);
       posthorn_connection_log (session->conn, G_LOG_LEVEL_INFO,
                                "logged in: %u messages, %" G_GUINT64_FORMAT " octets",
                                session->n_messages, session->total_size);
@@ -113,8 +113,8 @@ maildrop_fetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
   maildrop_fetch_pump (session);
 }
 
-/* Fetches the sizes in batches, a few at once (each batch decodes its
- * messages' info on a worker thread), then finishes the login. */
+/* Fetches the sizes (only: no message info is decoded) in batches, on
+ * worker threads, then finishes the login. */
 static void
 maildrop_fetch_pump (Pop3Session *session)
 {
@@ -127,9 +127,9 @@ maildrop_fetch_pump (Pop3Session *session)
 
       session->fetch_next = start + n;
       session->fetch_pending++;
-      posthorn_store_fetch_async (session->store_user, "INBOX", session->uidvalidity,
-                                  session->uids + start, n, session->cancellable,
-                                  maildrop_fetch_done, session);
+      posthorn_store_fetch_sizes_async (session->store_user, "INBOX", session->uidvalidity,
+                                        session->uids + start, n, session->cancellable,
+                                        maildrop_fetch_done, session);
     }
   if (session->fetch_pending > 0)
     return;

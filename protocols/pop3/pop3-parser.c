@@ -110,6 +110,7 @@ pop3_command_parse (const char *line, gsize length, Pop3Command *cmd,
 {
   g_auto(GStrv) words = NULL;
   g_autofree char *copy = NULL;
+  const char *space;
   const char *rest;
   gsize keyword_len;
   guint n_words = 0;
@@ -122,7 +123,9 @@ pop3_command_parse (const char *line, gsize length, Pop3Command *cmd,
       *error_text = "Command contains a NUL byte";
       return FALSE;
     }
-  keyword_len = strcspn (line, " ");
+  /* @line need not be NUL-terminated: never look at line[length]. */
+  space = memchr (line, ' ', length);
+  keyword_len = space != NULL ? (gsize) (space - line) : length;
   for (kind = 0; kind < G_N_ELEMENTS (command_specs); kind++)
     if (strlen (command_specs[kind].name) == keyword_len &&
         g_ascii_strncasecmp (line, command_specs[kind].name, keyword_len) == 0)
@@ -136,11 +139,11 @@ pop3_command_parse (const char *line, gsize length, Pop3Command *cmd,
       return FALSE;
     }
   cmd->kind = (Pop3CommandKind) kind;
-  rest = line[keyword_len] == ' ' ? line + keyword_len + 1 : line + keyword_len;
+  rest = space != NULL ? space + 1 : line + length;
 
   if (spec->shape == ARGS_REST)
     {
-      if (line[keyword_len] != ' ')
+      if (space == NULL)
         {
           *error_text = spec->usage;
           return FALSE;

@@ -162,6 +162,44 @@ session_dispatch (Pop3Session *session, Pop3Command *cmd)
     }
 }
 
+/* Counts one invalid command (unknown, bad arguments, wrong state, line
+ * too long). The [pop3] max_bad_commands-th in a row (0: no limit) is
+ * answered "-ERR Too many invalid commands" instead of its own error and
+ * closes the connection: returns TRUE, the caller sends nothing more. */
+static gboolean
+session_bad_command (Pop3Session *session)
+{
+  if (session->settings->max_bad_commands == 0 ||
+      ++session->bad_commands < session->settings->max_bad_commands)
+    return FALSE;
+  pop3_session_reply (session, "-ERR Too many invalid commands");
+  posthorn_connection_count (session->conn, "too_many_errors", 1);
+  posthorn_connection_log (session->conn, G_LOG_LEVEL_INFO,
+                           "closing after %u invalid commands in a row",
+                           session->bad_commands);
+  pop3_session_unlock (session);
+  posthorn_connection_close (session->conn);
+  return TRUE;
+}
+
+/* Counts one command line before login. The command after [pop3]
+ * max_preauth_commands of them (0: no limit) is answered "-ERR Too many
+ * commands before login" and closes the connection: returns TRUE. */
+static gboolean
+session_preauth_command (Pop3Session *session)
+{
+  if (session->state != POP3_STATE_AUTHORIZATION || session->settings->max_preauth_commands == 0 ||
+      ++session->preauth_commands <= session->settings->max_preauth_commands)
+    return FALSE;
+  pop3_session_reply (session, "-ERR Too many commands before login");
+  posthorn_connection_count (session->conn, "too_many_preauth_commands", 1);
+  posthorn_connection_log (session->conn, G_LOG_LEVEL_INFO,
+                           "closing after %u commands without a login",
+                           session->preauth_commands - 1);
+  posthorn_connection_close (session->conn);
+  return TRUE;
+}
+
 static void
 session_line (PosthornConnection *conn, const char *line, gsize length,
               PosthornLineEnd end, gpointer user_data)
@@ -170,24 +208,33 @@ session_line (PosthornConnection *conn, const char *line, gsize length,
   Pop3Command cmd;
   const char *error_text = NULL;
 
-  if (session->state == POP3_STATE_UPDATE)
+  if (session->state == POP3_STATE_UPDATE || session->closed)
     return;
   if (session->sasl_waiting || session->sasl_final_waiting)
     {
       pop3_auth_sasl_line (session, line);
       return;
     }
+  if (session_preauth_command (session))
+    return;
   if (!pop3_command_parse (line, length, &cmd, &error_text))
     {
-      pop3_session_reply (session, "-ERR %s", error_text);
+      if (!session_bad_command (session))
+        pop3_session_reply (session, "-ERR %s", error_text);
       return;
     }
   if ((pop3_command_states (cmd.kind) & session->state) == 0)
-    pop3_session_reply (session, "-ERR %s is not allowed %s", pop3_command_name (cmd.kind),
-                        session->state == POP3_STATE_AUTHORIZATION ? "before logging in"
-                                                                   : "after logging in");
+    {
+      if (!session_bad_command (session))
+        pop3_session_reply (session, "-ERR %s is not allowed %s", pop3_command_name (cmd.kind),
+                            session->state == POP3_STATE_AUTHORIZATION ? "before logging in"
+                                                                       : "after logging in");
+    }
   else
-    session_dispatch (session, &cmd);
+    {
+      session->bad_commands = 0;
+      session_dispatch (session, &cmd);
+    }
   pop3_command_clear (&cmd);
 }
 
@@ -203,6 +250,10 @@ session_line_too_long (PosthornConnection *conn, gpointer user_data)
       posthorn_sasl_session_free (&session->sasl);
       session->sasl_waiting = session->sasl_final_waiting = FALSE;
     }
+  if (session->state == POP3_STATE_UPDATE || session->closed)
+    return;
+  if (session_preauth_command (session) || session_bad_command (session))
+    return;
   pop3_session_reply (session, "-ERR Line too long (the limit is %u octets)", POP3_MAX_LINE);
 }
 
@@ -293,6 +344,7 @@ pop3_session_accept (PosthornService *service, PosthornConnection *conn, gpointe
 
   session->ref_count = 1;
   session->conn = posthorn_connection_ref (conn);
+  session->settings = user_data;
   session->cancellable = g_cancellable_new ();
   posthorn_connection_set_handler (conn, &session_handler, session,
                                    (GDestroyNotify) pop3_session_unref);

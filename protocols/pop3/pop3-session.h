@@ -22,6 +22,15 @@ G_BEGIN_DECLS
 typedef struct _Pop3Retr Pop3Retr;
 typedef struct _Pop3Prefetch Pop3Prefetch;
 
+/* [pop3] limits on what a client may send (pop3-plugin.c reads them). */
+#define POP3_DEFAULT_MAX_BAD_COMMANDS 20
+#define POP3_DEFAULT_MAX_PREAUTH_COMMANDS 30
+
+typedef struct {
+  guint max_bad_commands;        /* the Nth invalid one in a row closes; 0: none */
+  guint max_preauth_commands;    /* commands before login, then close; 0: none */
+} Pop3Settings;
+
 /* Per-message bits of the maildrop snapshot. */
 enum {
   POP3_MSG_DELETED = 1 << 0,       /* DELE'd in this session */
@@ -31,7 +40,10 @@ enum {
 typedef struct {
   gint ref_count;
   PosthornConnection *conn;      /* a reference, for the session's life */
+  const Pop3Settings *settings;  /* the plugin's, outlives every session */
   Pop3State state;
+  guint bad_commands;            /* invalid commands in a row */
+  guint preauth_commands;        /* command lines read before login */
   GCancellable *cancellable;     /* cancelled when the connection closes */
   gboolean closed;
 

@@ -2,7 +2,8 @@
  * connection delivers them) and the RETR/TOP dot-stuffing encoder over the
  * same bytes as a message. A message can never end the multi-line response
  * early: the only "." line of the output is its last. Lines are passed
- * NUL-terminated, as posthorn_connection's line callback promises.
+ * as exactly @length bytes without a terminator (the parser must not rely
+ * on the NUL the connection's line callback adds).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -31,8 +32,10 @@ check_commands (const char *text, gsize size)
         length--;
       if (length <= POP3_MAX_LINE)
         {
-          /* as the connection hands it over: line[length] is NUL */
-          g_autofree char *line = g_strndup (text + pos, length);
+          /* no terminator: a read past @length is a heap overflow */
+          g_autofree char *line = g_malloc (MAX (length, 1));
+
+          memcpy (line, text + pos, length);
 
           if (pop3_command_parse (line, length, &cmd, &error_text))
             {

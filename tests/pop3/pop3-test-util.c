@@ -191,3 +191,32 @@ pop3_test_retr (PhTestClient *client, guint msg)
     g_error ("RETR %u: %s", msg, reply);
   return pop3_test_read_body (client);
 }
+
+char *
+pop3_test_fetch_metrics (PhTestServer *server)
+{
+  guint16 port = ph_test_server_get_port (server, "metrics", FALSE);
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  g_autoptr(GByteArray) response = g_byte_array_new ();
+  guint8 buffer[4096];
+  gssize n;
+  const char *body;
+
+  g_assert_cmpuint (port, !=, 0);
+  connection = g_socket_client_connect_to_host (socket_client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                                            request, strlen (request), NULL, NULL, &error));
+  g_assert_no_error (error);
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                   buffer, sizeof buffer, NULL, &error)) > 0)
+    g_byte_array_append (response, buffer, (guint) n);
+  g_assert_no_error (error);
+  g_byte_array_append (response, (const guint8 *) "", 1);
+  body = strstr ((const char *) response->data, "\r\n\r\n");
+  g_assert_nonnull (body);
+  return g_strdup (body + 4);
+}

@@ -42,6 +42,10 @@ GPtrArray *pop3_test_read_lines (PhTestClient *client);
 /* The same, joined into the message bytes (each line + CRLF). */
 GBytes *pop3_test_read_body (PhTestClient *client);
 
+/* The body of GET /metrics from the metrics plugin's listener (the
+ * daemon must load "metrics" with [metrics] listen=127.0.0.1:0). */
+char *pop3_test_fetch_metrics (PhTestServer *server);
+
 /* Sends RETR @msg and returns the message (fails the test unless +OK). */
 GBytes *pop3_test_retr (PhTestClient *client, guint msg);
 

@@ -8,6 +8,17 @@
 
 #include <string.h>
 
+/* @length bytes on the heap without a terminator (one byte for an
+ * empty line, so the pointer is never NULL). */
+static char *
+exact_copy (const char *text, gsize length)
+{
+  char *copy = g_malloc (MAX (length, 1));
+
+  memcpy (copy, text, length);
+  return copy;
+}
+
 typedef struct {
   const char *line;
   Pop3CommandKind kind;
@@ -110,7 +121,55 @@ static const BadLine bad_lines[] = {
   { "UIDL a", 0, "Invalid message number" },
   { "RETR 1\0", 7, "Command contains a NUL byte" },
   { "US\0ER x", 7, "Command contains a NUL byte" },
+  /* Not NUL-terminated: only @length bytes belong to the line (the
+   * parser once looked past them for the keyword's end). */
+  { "USER alice", 4, "Syntax: USER name" },
+  { "USER alice", 5, "Syntax: USER name" },
+  { "PASS secret", 4, "Syntax: PASS password" },
+  { "RETR 12", 4, "Syntax: RETR msg" },
+  { "STATX", 3, "Unknown command" },
+  { "TOP 1 5", 5, "Syntax: TOP msg lines" },
 };
+
+/* Lines that are a prefix of a longer buffer (the bytes after @length
+ * are not NUL): they parse as the first @length bytes alone. */
+typedef struct {
+  const char *buffer;
+  gsize length;
+  Pop3CommandKind kind;
+  const char *arg;
+  guint32 msg;
+} PrefixLine;
+
+static const PrefixLine prefix_lines[] = {
+  { "STATX", 4, POP3_CMD_STAT, NULL, 0 },
+  { "QUIT now", 4, POP3_CMD_QUIT, NULL, 0 },
+  { "RETR 12", 6, POP3_CMD_RETR, NULL, 1 },
+  { "USER alice bob", 10, POP3_CMD_USER, "alice", 0 },
+  { "PASS secretXYZ", 11, POP3_CMD_PASS, "secret", 0 },
+  { "PASS ", 5, POP3_CMD_PASS, "", 0 },
+  { "AUTH", 4, POP3_CMD_AUTH, NULL, 0 },
+};
+
+static void
+test_parser_prefix (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (prefix_lines); i++)
+    {
+      const PrefixLine *t = &prefix_lines[i];
+      /* exactly @length bytes on the heap, no terminator */
+      g_autofree char *line = exact_copy (t->buffer, t->length);
+      Pop3Command cmd;
+      const char *error_text = NULL;
+
+      g_test_message ("%.*s", (int) t->length, t->buffer);
+      g_assert_true (pop3_command_parse (line, t->length, &cmd, &error_text));
+      g_assert_cmpint (cmd.kind, ==, t->kind);
+      g_assert_cmpstr (cmd.arg, ==, t->arg);
+      g_assert_cmpuint (cmd.msg, ==, t->msg);
+      pop3_command_clear (&cmd);
+    }
+}
 
 static void
 test_parser_bad (void)
@@ -122,8 +181,12 @@ test_parser_bad (void)
       const char *error_text = NULL;
       gsize length = t->length != 0 ? t->length : strlen (t->line);
 
+      /* An exact-size copy: a read past @length is a heap overflow
+       * that ASan reports. */
+      g_autofree char *line = exact_copy (t->line, length);
+
       g_test_message ("%s", t->line);
-      g_assert_false (pop3_command_parse (t->line, length, &cmd, &error_text));
+      g_assert_false (pop3_command_parse (line, length, &cmd, &error_text));
       g_assert_cmpstr (error_text, ==, t->error);
       g_assert_null (cmd.arg);
       g_assert_null (cmd.arg2);
@@ -323,6 +386,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/pop3/parser/good", test_parser_good);
   g_test_add_func ("/pop3/parser/bad", test_parser_bad);
+  g_test_add_func ("/pop3/parser/not-nul-terminated", test_parser_prefix);
   g_test_add_func ("/pop3/parser/states", test_parser_states);
   g_test_add_func ("/pop3/stuff/table", test_stuff_table);
   g_test_add_func ("/pop3/stuff/round-trip", test_stuff_round_trip);

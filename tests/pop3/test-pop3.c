@@ -291,6 +291,96 @@ test_wrong_state (Fixture *fixture, gconstpointer data)
   g_assert_true (ph_test_client_wait_closed (client, 5000));
 }
 
+/* Logins are counted once, by the core's auth layer ("logins",
+ * "logins_failed" per service), whatever the mechanism. */
+static void
+test_login_counters (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(PhTestClient) client = pop3_test_login (fixture->server, ALICE, ALICE_PW);
+  g_autoptr(PhTestClient) sasl = pop3_test_connect (fixture->server);
+  g_autoptr(PhTestClient) bad = pop3_test_connect (fixture->server);
+  static const char credentials[] = "\0bob@example.org\0bob-pw";
+  g_autofree char *plain = g_base64_encode ((const guchar *) credentials, sizeof credentials - 1);
+  g_autofree char *metrics = NULL;
+
+  assert_reply (client, "QUIT", "+OK Logging out");
+  assert_reply_prefix (sasl, "AUTH PLAIN !!!!", "-ERR Invalid authentication data");
+  {
+    g_autofree char *command = g_strdup_printf ("AUTH PLAIN %s", plain);
+
+    assert_reply_prefix (sasl, command, "+OK Logged in, 0 messages");
+  }
+  assert_reply (bad, "USER " ALICE, "+OK");
+  assert_reply (bad, "PASS wrong", "-ERR [AUTH] Authentication failed");
+  /* not an authentication: the maildrop is taken */
+  assert_reply (bad, "USER bob@example.org", "+OK");
+  assert_reply (bad, "PASS bob-pw", "-ERR [IN-USE] Mailbox is locked by another POP3 session");
+
+  metrics = pop3_test_fetch_metrics (fixture->server);
+  g_test_message ("%s", metrics);
+  /* alice, bob by SASL, bob again (the core counts the authentication;
+   * the lock refuses the maildrop afterwards) */
+  g_assert_nonnull (strstr (metrics, "posthorn_logins_total{service=\"pop3\"} 3\n"));
+  /* the bad SASL response and the wrong password */
+  g_assert_nonnull (strstr (metrics, "posthorn_logins_failed_total{service=\"pop3\"} 2\n"));
+  g_assert_nonnull (strstr (metrics, "posthorn_logins_in_use_total{service=\"pop3\"} 1\n"));
+}
+
+/* ---- limits ---- */
+
+/* [pop3] max_bad_commands=3: the third invalid command in a row gets
+ * "-ERR Too many invalid commands" and the connection closes; a valid
+ * command starts the count again. Other sessions go on and the maildrop
+ * is free again. */
+static void
+test_limit_bad_commands (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(PhTestClient) bystander = pop3_test_login (fixture->server, "bob@example.org", "bob-pw");
+  g_autoptr(PhTestClient) client = pop3_test_login (fixture->server, ALICE, ALICE_PW);
+  g_autoptr(PhTestClient) again = NULL;
+  g_autofree char *long_line = g_strnfill (9000, 'x');
+  g_autofree char *reply = NULL;
+
+  assert_reply (client, "XYZZY", "-ERR Unknown command");
+  assert_reply (client, "USER x", "-ERR USER is not allowed after logging in");
+  /* not a bad command: it parses; the maildrop has no message 9 */
+  assert_reply (client, "RETR 9", "-ERR There is no message 9 (the maildrop has 3)");
+  assert_reply (client, "RETR", "-ERR Syntax: RETR msg");
+  reply = pop3_test_command (client, "%s", long_line);
+  g_assert_cmpstr (reply, ==, "-ERR Line too long (the limit is 8192 octets)");
+  assert_reply (client, "DELE 0", "-ERR Too many invalid commands");
+  g_assert_true (ph_test_client_wait_closed (client, 5000));
+
+  assert_reply (bystander, "NOOP", "+OK");
+  assert_reply (bystander, "STAT", "+OK 0 0");
+  /* the closed session deleted nothing and let go of the maildrop */
+  again = pop3_test_login (fixture->server, ALICE, ALICE_PW);
+  assert_reply (again, "STAT", "+OK 3 141");
+}
+
+/* [pop3] max_preauth_commands=4: the fifth command before a login closes
+ * the connection; after a login the count no longer matters. */
+static void
+test_limit_preauth_commands (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(PhTestClient) bystander = pop3_test_login (fixture->server, "bob@example.org", "bob-pw");
+  g_autoptr(PhTestClient) client = pop3_test_connect (fixture->server);
+  g_autoptr(PhTestClient) user = NULL;
+  g_autoptr(GPtrArray) caps = capa (client);
+
+  assert_reply (client, "NOOP", "-ERR NOOP is not allowed before logging in");
+  assert_reply (client, "USER " ALICE, "+OK");
+  assert_reply (client, "USER " ALICE, "+OK");
+  assert_reply (client, "PASS " ALICE_PW, "-ERR Too many commands before login");
+  g_assert_true (ph_test_client_wait_closed (client, 5000));
+
+  /* two commands to log in, then as many as the session wants */
+  user = pop3_test_login (fixture->server, ALICE, ALICE_PW);
+  for (guint i = 0; i < 6; i++)
+    assert_reply (user, "NOOP", "+OK");
+  assert_reply (bystander, "NOOP", "+OK");
+}
+
 /* ---- TRANSACTION ---- */
 
 static void
@@ -835,6 +925,11 @@ main (int argc, char **argv)
 {
   static const char *throttle = "[auth]\nfailure_delay=200ms\nfailure_delay_max=2s\nmax_failures=3\n";
   static const char *idle = "[pop3]\nidle_timeout=1s\n";
+  static const char *metrics =
+    "[core]\nplugins=auth-passwd-file;storage-sqlite;pop3;test-inject;metrics\n"
+    "[metrics]\nlisten=127.0.0.1:0\n[auth]\nfailure_delay=10ms\n";
+  static const char *bad_commands = "[pop3]\nmax_bad_commands=3\n";
+  static const char *preauth = "[pop3]\nmax_preauth_commands=4\n";
 
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func, config) \
@@ -848,6 +943,9 @@ main (int argc, char **argv)
   g_test_add_func ("/pop3/auth/scram-sha-256", test_auth_scram);
   ADD ("/pop3/auth/throttle", test_auth_throttle, throttle);
   ADD ("/pop3/auth/wrong-state", test_wrong_state, NULL);
+  ADD ("/pop3/auth/login-counters", test_login_counters, metrics);
+  ADD ("/pop3/limits/bad-commands", test_limit_bad_commands, bad_commands);
+  ADD ("/pop3/limits/preauth-commands", test_limit_preauth_commands, preauth);
   ADD ("/pop3/transaction/stat-list-uidl", test_stat_list_uidl, NULL);
   ADD ("/pop3/transaction/retr-dot-stuffing", test_retr_dot_stuffing, NULL);
   ADD ("/pop3/transaction/retr-raw", test_retr_raw, NULL);
