@@ -84,9 +84,11 @@ idle_synced (ImapSession *session, gpointer user_data)
     idle_end (session, session->idle_end_status);
   else if (session->idling)
     {
-      /* NOTIFY MessageNew (fetch-att): the new messages' data */
-      imap_notify_idle_synced (session);
-      if (session->sync_wanted)
+      /* NOTIFY MessageNew (fetch-att): the new messages' data; under
+       * NOTIFY it also decides whether to sync again */
+      if (session->notify != NULL)
+        imap_notify_idle_synced (session);
+      else if (session->sync_wanted)
         idle_sync (session);
     }
 }
@@ -113,7 +115,8 @@ imap_cmd_idle (ImapSession *session)
   imap_compress_release (session);
   /* the command stays running (session->cmd); input flows for DONE */
   posthorn_connection_resume_input (session->conn);
-  if (session->state == IMAP_STATE_SELECTED && session->sync_wanted)
+  /* under NOTIFY only its SELECTED group makes IDLE push (RFC 5465 4) */
+  if (session->state == IMAP_STATE_SELECTED && session->sync_wanted && session->notify == NULL)
     idle_sync (session);
 }
 
@@ -138,6 +141,14 @@ imap_cmd_idle_line (ImapSession *session, const char *line, gsize length)
 
 void
 imap_idle_mailbox_changed (ImapSession *session)
+{
+  /* under NOTIFY, imap-notify.c decides (imap_idle_notify_push) */
+  if (session->notify == NULL && session->idling && !session->idle_done)
+    idle_sync (session);
+}
+
+void
+imap_idle_notify_push (ImapSession *session)
 {
   if (session->idling && !session->idle_done)
     idle_sync (session);

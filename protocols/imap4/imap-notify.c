@@ -10,8 +10,10 @@
  *   (EXISTS, FETCH FLAGS, EXPUNGE / VANISHED; SELECTED-DELAYED keeps
  *   expunges for the next command that may report them), then, for
  *   MessageNew (fetch-att ...), an internal FETCH of the new messages
- *   (never setting \Seen). Without such a group the selected mailbox
- *   behaves as without NOTIFY (updates at the end of commands, IDLE).
+ *   (never setting \Seen), and every FETCH of a flag change carries the
+ *   UID. Without such a group nothing is pushed for the selected mailbox,
+ *   during IDLE neither (RFC 5465 3.1, 4): its changes come at the end
+ *   of commands, as base IMAP has them. NOTIFY SET itself implies a NOOP.
  * - any other mailbox: the first group (in the client's order) whose
  *   filter matches decides; message events become STATUS responses
  *   (MESSAGES UIDNEXT UIDVALIDITY UNSEEN, and HIGHESTMODSEQ under
@@ -24,9 +26,9 @@
  * [imap4] notify_max_pending are waiting, the session gets
  * "* OK [NOTIFICATIONOVERFLOW]" and NOTIFY is off, as after NOTIFY NONE.
  *
- * Changes this session makes itself are not notified (it knows them),
- * except that MessageNew fetch-att also covers messages it added to the
- * selected mailbox itself (they are new to its view all the same). */
+ * Changes this session makes itself are not notified (it knows them);
+ * messages it APPENDs or COPies into the selected mailbox get their
+ * EXISTS but no MessageNew fetch-att FETCH (RFC 5465 5.2). */
 #include "imap-session.h"
 
 #include <string.h>
@@ -69,6 +71,7 @@ struct _ImapNotify {
   /* the selected mailbox */
   PosthornMailboxView *view;     /* whose UIDs reported_uid refers to */
   guint32 reported_uid;          /* highest UID whose MessageNew was sent */
+  GArray *own_new;               /* UIDs this session added to it itself */
   gboolean push_wanted;          /* an event for it waits for a push */
   gboolean pushing;              /* a push runs (input paused) */
   ImapCommand *internal;         /* the internal FETCH running, or NULL */
@@ -114,6 +117,7 @@ notify_unref (ImapNotify *n)
   g_queue_clear_full (&n->jobs, (GDestroyNotify) job_free);
   groups_free (n->groups);
   g_clear_pointer (&n->subscribed, g_hash_table_unref);
+  g_clear_pointer (&n->own_new, g_array_unref);
   g_string_free (n->held, TRUE);
   g_free (n);
 }
@@ -149,6 +153,7 @@ notify_track_view (ImapNotify *n)
     return;
   n->view = s->view;
   n->reported_uid = view_max_uid (s->view);
+  g_array_set_size (n->own_new, 0);
 }
 
 /* ---- output ---- */
@@ -491,6 +496,7 @@ fetch_new_start (ImapNotify *n)
 {
   ImapSession *s = n->session;
   ImapCommand *cmd;
+  g_autoptr(ImapRangeList) seqs = imap_range_list_new ();
   g_autofree char *set = NULL;
   guint first, last;
 
@@ -501,7 +507,21 @@ fetch_new_start (ImapNotify *n)
   if (!new_messages (n, &first, &last))
     return FALSE;
   n->reported_uid = view_max_uid (s->view);
-  set = g_strdup_printf ("%u:%u", first, last);
+  /* not for what this session APPENDed or COPied itself (RFC 5465 5.2) */
+  for (guint seq = first; seq <= last; seq++)
+    {
+      guint32 uid = posthorn_mailbox_view_get_uid (s->view, seq);
+      gboolean own = FALSE;
+
+      for (guint k = 0; k < n->own_new->len && !own; k++)
+        own = g_array_index (n->own_new, guint32, k) == uid;
+      if (!own)
+        imap_range_list_add (seqs, seq, seq);
+    }
+  g_array_set_size (n->own_new, 0);
+  if (imap_range_list_is_empty (seqs))
+    return FALSE;
+  set = imap_range_list_to_string (seqs);
   cmd = g_new0 (ImapCommand, 1);
   cmd->name = g_strdup ("FETCH");
   cmd->type = IMAP_COMMAND_FETCH;
@@ -581,7 +601,7 @@ push_maybe (ImapNotify *n)
       if (n->push_wanted)
         {
           n->push_wanted = FALSE;
-          imap_idle_mailbox_changed (s);
+          imap_idle_notify_push (s);
         }
       return;
     }
@@ -624,8 +644,6 @@ push_end (ImapNotify *n)
     }
   imap_notify_flush (s);
   jobs_run (n);
-  if (s->idling && s->sync_wanted)
-    imap_idle_mailbox_changed (s);
   push_maybe (n);
 }
 
@@ -668,6 +686,13 @@ on_event (const PosthornEvent *event, gpointer user_data)
     case POSTHORN_EVENT_MESSAGE_NEW:
     case POSTHORN_EVENT_MESSAGE_EXPUNGED:
     case POSTHORN_EVENT_FLAGS_CHANGED:
+      if (own && kind == POSTHORN_EVENT_MESSAGE_NEW && s->selected != NULL
+          && strcmp (mailbox, s->selected) == 0 && n->selected != NULL
+          && n->selected->message_new_items != NULL)
+        {
+          guint32 uid = posthorn_event_get_uid (event);
+          g_array_append_val (n->own_new, uid);
+        }
       if (own)
         return;
       if (s->selected != NULL && strcmp (mailbox, s->selected) == 0)
@@ -743,16 +768,28 @@ imap_notify_idle_synced (ImapSession *session)
   ImapNotify *n = session->notify;
   guint first, last;
 
-  if (n == NULL || n->pushing || n->internal != NULL || n->selected == NULL
-      || n->selected->message_new_items == NULL || session->view == NULL)
+  if (n == NULL || n->pushing || n->internal != NULL)
     return;
-  notify_track_view (n);
-  if (!new_messages (n, &first, &last))
-    return;
-  n->pushing = TRUE;
-  posthorn_connection_pause_input (session->conn);
-  if (!fetch_new_start (n))
-    push_end (n);
+  if (n->selected != NULL && n->selected->message_new_items != NULL && session->view != NULL)
+    {
+      notify_track_view (n);
+      if (new_messages (n, &first, &last))
+        {
+          n->pushing = TRUE;
+          posthorn_connection_pause_input (session->conn);
+          if (!fetch_new_start (n))
+            push_end (n);
+          return;
+        }
+    }
+  push_maybe (n);
+}
+
+gboolean
+imap_notify_wants_uid (ImapSession *session)
+{
+  return session->notify != NULL && session->notify->selected != NULL
+         && !session->notify->overflowed;
 }
 
 gboolean
@@ -801,7 +838,7 @@ static void set_status_next (SetJob *job, GPtrArray *names);
 static void
 set_finish (SetJob *job)
 {
-  imap_session_finish (job->session, IMAP_SYNC_WANTED, "OK", NULL, "NOTIFY completed");
+  imap_session_finish (job->session, IMAP_SYNC_ALWAYS, "OK", NULL, "NOTIFY completed");
   notify_unref (job->notify);
   imap_session_unref (job->session);
   g_free (job);
@@ -922,6 +959,19 @@ imap_cmd_notify (ImapSession *session)
       imap_session_finish (session, IMAP_SYNC_WANTED, "OK", NULL, "NOTIFY completed");
       return;
     }
+  /* RFC 5465 6.1: only message events with SELECTED(-DELAYED) */
+  for (guint k = 0; k < cmd->u.notify.groups->len; k++)
+    {
+      ImapNotifyGroup *g = g_ptr_array_index (cmd->u.notify.groups, k);
+
+      if ((g->filter == IMAP_NOTIFY_SELECTED || g->filter == IMAP_NOTIFY_SELECTED_DELAYED)
+          && (g->events & ~(guint) (NOTIFY_MESSAGE_EVENTS | IMAP_NOTIFY_ANNOTATION_CHANGE)) != 0)
+        {
+          imap_session_finish (session, IMAP_SYNC_WANTED, "BAD", NULL,
+                               "Only message events go with SELECTED or SELECTED-DELAYED");
+          return;
+        }
+    }
   for (guint k = 0; k < cmd->u.notify.groups->len; k++)
     {
       ImapNotifyGroup *g = g_ptr_array_index (cmd->u.notify.groups, k);
@@ -936,6 +986,7 @@ imap_cmd_notify (ImapSession *session)
   n->ref = 1;
   n->session = session;
   n->held = g_string_new (NULL);
+  n->own_new = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_queue_init (&n->jobs);
   for (guint k = 0; k < cmd->u.notify.groups->len; k++)
     {
@@ -992,9 +1043,10 @@ imap_cmd_notify (ImapSession *session)
   n->view = session->view;
   n->reported_uid = view_max_uid (session->view);
 
+  /* NOTIFY SET implies a NOOP (RFC 5465 3.1) */
   if (!cmd->u.notify.status && n->subscribed == NULL)
     {
-      imap_session_finish (session, IMAP_SYNC_WANTED, "OK", NULL, "NOTIFY completed");
+      imap_session_finish (session, IMAP_SYNC_ALWAYS, "OK", NULL, "NOTIFY completed");
       return;
     }
   job = g_new0 (SetJob, 1);

@@ -385,8 +385,10 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
           if (seq == 0 || uid_in (job->quiet_uids, changed[k]))
             continue;
           g_string_append_printf (out, "* %u FETCH (", seq);
-          /* QRESYNC: flag changes always carry the UID (RFC 7162 3.2.4) */
-          if ((session->cmd != NULL && session->cmd->uid) || session->qresync)
+          /* QRESYNC: flag changes always carry the UID (RFC 7162 3.2.4),
+           * so do NOTIFY's (RFC 5465 5.1) */
+          if ((session->cmd != NULL && session->cmd->uid) || session->qresync
+              || imap_notify_wants_uid (session))
             g_string_append_printf (out, "UID %u ", changed[k]);
           g_string_append (out, "FLAGS ");
           imap_session_append_flags (session, out, seq);

@@ -238,6 +238,8 @@ void imap_cmd_idle_line (ImapSession *session, const char *line, gsize length);
 /* Another session changed the selected mailbox: push the updates now if
  * idling (otherwise they wait for the next command). */
 void imap_idle_mailbox_changed (ImapSession *session);
+/* NOTIFY's SELECTED group wants the changes pushed now (if idling). */
+void imap_idle_notify_push (ImapSession *session);
 /* The connection is gone: leave the keepalive list. */
 void imap_idle_forget (ImapSession *session);
 
@@ -266,6 +268,9 @@ void imap_notify_idle_synced (ImapSession *session);
 gboolean imap_notify_blocks_output (ImapSession *session);
 /* TRUE while NOTIFY pushes (syncs or fetches) for the selected mailbox. */
 gboolean imap_notify_is_pushing (ImapSession *session);
+/* TRUE when NOTIFY has a SELECTED(-DELAYED) group: every FETCH reporting
+ * a flag change then carries the UID (RFC 5465 5.1). */
+gboolean imap_notify_wants_uid (ImapSession *session);
 
 void imap_cmd_getquota (ImapSession *session);
 void imap_cmd_getquotaroot (ImapSession *session);

@@ -103,11 +103,15 @@ test_notify_syntax (Fixture *f, gconstpointer data)
     "NOTIFY SET (subtree (MessageNew MessageExpunge))",
     "NOTIFY SET (mailboxes () (MessageNew MessageExpunge))",
     "NOTIFY SET (selected (MessageNew MessageExpunge)) (selected-delayed (MessageNew MessageExpunge))",
+    /* RFC 5465 6.1: only message events with the selected filters */
+    "NOTIFY SET (selected (MailboxName))",
+    "NOTIFY SET (selected-delayed (MessageNew MessageExpunge SubscriptionChange))",
+    "NOTIFY SET (selected (ServerMetadataChange))",
   };
   static const char *const badevent[] = {
     "NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))",
     "NOTIFY SET (inboxes (MailboxMetadataChange))",
-    "NOTIFY SET (selected (ServerMetadataChange))",
+    "NOTIFY SET (personal (ServerMetadataChange))",
   };
   PhTestClient *client = ph_test_client_connect (f->server, "imap4", FALSE);
   g_autofree char *greeting = ph_test_client_expect_line_prefix (client, "* OK");
@@ -167,8 +171,9 @@ test_notify_selected (Fixture *f, gconstpointer data)
   g_clear_pointer (&lines, g_ptr_array_unref);
   ok (f->other, "SELECT INBOX");
 
+  /* flag changes carry the UID (RFC 5465 5.1) */
   ok (f->other, "STORE 1 +FLAGS (\\Flagged)");
-  expect_line (f->watcher, "* 1 FETCH (FLAGS (\\Flagged))");
+  expect_line (f->watcher, "* 1 FETCH (UID 1 FLAGS (\\Flagged))");
   append_to (f->other, "INBOX", "two");
   expect_line (f->watcher, "* 2 EXISTS");
   g_string_truncate (line, 0);
@@ -176,10 +181,16 @@ test_notify_selected (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (line->str, "* 2 FETCH (UID 2 BODY[HEADER.FIELDS (Subject)] {16}\r\n"
                                               "Subject: two\r\n"));
   ok (f->other, "STORE 1 +FLAGS.SILENT (\\Deleted)");
-  expect_line (f->watcher, "* 1 FETCH (FLAGS (\\Flagged \\Deleted))");
+  expect_line (f->watcher, "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted))");
   ok (f->other, "EXPUNGE");
   expect_line (f->watcher, "* 1 EXPUNGE");
   expect_line (f->watcher, "* 1 EXISTS");
+  /* what the watcher APPENDs itself gets its EXISTS, no MessageNew data */
+  append_to (f->watcher, "INBOX", "mine");
+  expect_quiet (f->watcher, "NOOP");
+  lines = imap_test_ok (f->watcher, "UID FETCH 3 FLAGS");
+  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, "* 2 FETCH (UID 3 FLAGS ())");
+  g_clear_pointer (&lines, g_ptr_array_unref);
   /* the watcher's own commands go on as usual */
   expect_quiet (f->watcher, "NOOP");
   lines = imap_test_ok (f->watcher, "FETCH 1 (UID FLAGS)");
@@ -194,7 +205,7 @@ test_notify_selected (Fixture *f, gconstpointer data)
   append_to (f->other, "INBOX", "three");
   lines = imap_test_ok (f->watcher, "NOOP");
   g_assert_cmpuint (lines->len, ==, 2);
-  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, "* 2 EXISTS");
+  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, "* 3 EXISTS");
 }
 
 /* SELECTED-DELAYED: arrivals and flag changes pushed, expunges kept for
@@ -212,7 +223,7 @@ test_notify_selected_delayed (Fixture *f, gconstpointer data)
   ok (f->other, "SELECT INBOX");
   ok (f->watcher, "NOTIFY SET (selected-delayed (MessageNew MessageExpunge FlagChange))");
   ok (f->other, "STORE 1 +FLAGS.SILENT (\\Deleted)");
-  expect_line (f->watcher, "* 1 FETCH (FLAGS (\\Deleted))");
+  expect_line (f->watcher, "* 1 FETCH (UID 1 FLAGS (\\Deleted))");
   ok (f->other, "EXPUNGE");
   append_to (f->other, "INBOX", "three");
   /* the arrival is pushed; the expunged message keeps its number */
@@ -244,9 +255,12 @@ test_notify_personal (Fixture *f, gconstpointer data)
   ok (f->watcher, "CREATE Lists");
   append_to (f->other, "Lists", "first");
   ok (f->watcher, "SELECT INBOX");
+  /* NOTIFY SET implies a NOOP: the arrival before it comes with it */
+  append_to (f->other, "INBOX", "before");
   lines = imap_test_ok (f->watcher, "NOTIFY SET STATUS (selected (MessageNew MessageExpunge))"
                                     " (personal (MessageNew MessageExpunge FlagChange MailboxName"
                                     " SubscriptionChange))");
+  g_assert_nonnull (imap_test_find (lines, "* 1 EXISTS"));
   /* every other mailbox, not the selected one */
   status = imap_test_find (lines, "* STATUS Lists (");
   g_assert_nonnull (status);
@@ -286,7 +300,7 @@ test_notify_personal (Fixture *f, gconstpointer data)
   expect_line (f->watcher, "* LIST (\\NonExistent) \"/\" Done");
   /* the selected mailbox: pushed as EXISTS, never as STATUS */
   append_to (f->other, "INBOX", "inbox");
-  expect_line (f->watcher, "* 1 EXISTS");
+  expect_line (f->watcher, "* 2 EXISTS");
   /* the watcher's own changes are not notified */
   ok (f->watcher, "CREATE Mine");
   append_to (f->watcher, "Mine", "mine");
@@ -522,7 +536,7 @@ test_notify_smtp_delivery (void)
 
 /* NOTIFY with IDLE: other mailboxes' STATUS and the selected mailbox's
  * EXISTS + fetch-att arrive during IDLE; without a SELECTED group IDLE
- * still reports the selected mailbox. */
+ * does not push the selected mailbox (its change comes at DONE). */
 static void
 test_notify_idle (Fixture *f, gconstpointer data)
 {
@@ -544,14 +558,16 @@ test_notify_idle (Fixture *f, gconstpointer data)
   g_assert_true (ph_test_client_send (f->watcher, "DONE\r\n", -1));
   expect_line (f->watcher, "i1 OK Idle completed.");
 
+  /* without a SELECTED group the selected mailbox is not pushed, during
+   * IDLE neither (RFC 5465 3.1 and 4): its change comes at DONE */
   ok (f->watcher, "NOTIFY SET (personal (MessageNew MessageExpunge))");
   g_assert_true (ph_test_client_send (f->watcher, "i2 IDLE\r\n", -1));
   expect_line (f->watcher, "+ idling");
   append_to (f->other, "INBOX", "three");
-  expect_line (f->watcher, "* 3 EXISTS");
   append_to (f->other, "Archive", "again");
   expect_prefix (f->watcher, "* STATUS Archive (MESSAGES 2 UIDNEXT 3 ");
   g_assert_true (ph_test_client_send (f->watcher, "DONE\r\n", -1));
+  expect_line (f->watcher, "* 3 EXISTS");
   expect_line (f->watcher, "i2 OK Idle completed.");
   expect_quiet (f->watcher, "NOOP");
 }
