@@ -249,6 +249,16 @@ gboolean ph_plugins_reload (GError **error);
 /* The loaded plugin named @name, or NULL. */
 PosthornPlugin *ph_plugin_lookup (const char *name);
 
+/* ---- messages (mime/) ---- */
+
+/* posthorn_message_extract_search_text() with at most @max bytes of body
+ * text and of header text: a part is decoded only as far as the room
+ * left needs, so the work is bounded however big the message is.
+ * *@complete (may be NULL) is FALSE when something was left out. */
+gboolean ph_mime_extract_search_text (PosthornMessage *msg, PosthornMessageInfo *info, gsize max,
+                                      char **body_text, char **all_text, gboolean *complete,
+                                      GError **error);
+
 /* ---- the status interface (dbus/) ---- */
 
 /* Records the start time and, unless [dbus] bus=none, connects to the bus

@@ -83,5 +83,15 @@ awk -v m="$total" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$hz" -v
            printf "smtp: %d messages x %d bytes, %d sessions, %d users: %.2f s, %.1f msg/s, server CPU %.2f s (%.2f s / 1000 messages)\n",
                   m, sz, s, u, w, m / w, c, c * 1000 / m }'
 echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The search index is filled after a burst (storage-sqlite indexes when
+# deliveries pause): the CPU that costs, until the server is idle again.
+prev=$c1
+for _ in $(seq 600); do
+  sleep 1; now=$(cpu)
+  [ $(( now - prev )) -le 2 ] && break
+  prev=$now
+done
+awk -v a="$c1" -v b="$prev" -v hz="$hz" -v m="$total" \
+  'BEGIN { printf "after the run (search index catching up): server CPU %.2f s (%.2f s / 1000 messages)\n", (b - a) / hz, (b - a) / hz * 1000 / m }'
 [ "${PERF:-0}" = 1 ] && echo "# perf data: $W/perf.data" && KEEP=1
 exit 0

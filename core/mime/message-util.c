@@ -140,32 +140,52 @@ posthorn_message_decode_part (PosthornMessage *msg, PosthornMessageInfo *info,
 
 /* ---- SEARCH text ---- */
 
-static void
-append_utf8 (GString *out, const char *data, gsize length, const char *charset)
+/* Appends at most @room bytes of UTF-8; returns FALSE when something was
+ * left out. @data may be cut in the middle of a character when
+ * @input_cut: the conversion then drops the incomplete end. */
+static gboolean
+append_utf8 (GString *out, const char *data, gsize length, const char *charset,
+             gboolean input_cut, gsize room)
 {
+  g_autofree char *owned = NULL;
+  const char *text = NULL;
+  gsize text_len = 0;
+
   if (length == 0)
-    return;
+    return TRUE;
   if (charset != NULL && g_ascii_strcasecmp (charset, "utf-8") != 0 &&
       g_ascii_strcasecmp (charset, "us-ascii") != 0) {
     const char *name = g_mime_charset_iconv_name (charset);
-    gsize written = 0;
-    g_autofree char *converted = g_convert_with_fallback (data, (gssize) length, "UTF-8",
-                                                          name, "\xEF\xBF\xBD", NULL,
-                                                          &written, NULL);
-    if (converted != NULL) {
-      g_string_append_len (out, converted, (gssize) written);
-      return;
-    }
+    /* a cut multi-byte sequence at the end is partial input: drop up to
+     * three bytes until the converter accepts the rest */
+    for (gsize drop = 0; owned == NULL && drop <= (input_cut ? 3u : 0u) && drop < length; drop++)
+      owned = g_convert_with_fallback (data, (gssize) (length - drop), "UTF-8", name,
+                                       "\xEF\xBF\xBD", NULL, &text_len, NULL);
+    text = owned;
   }
-  g_autofree char *valid = g_utf8_make_valid (data, (gssize) length);
-  g_string_append (out, valid);
+  if (text == NULL) {
+    owned = g_utf8_make_valid (data, (gssize) length);
+    text = owned;
+    text_len = strlen (owned);
+  }
+  if (text_len <= room) {
+    g_string_append_len (out, text, (gssize) text_len);
+    return !input_cut;
+  }
+  /* cut before the character that would straddle the limit */
+  while (room > 0 && ((guchar) text[room] & 0xc0) == 0x80)
+    room--;
+  g_string_append_len (out, text, (gssize) room);
+  return FALSE;
 }
 
-static void
-append_headers (GString *out, const char *header, gsize length)
+/* Appends the decoded header fields; FALSE when @max was reached. */
+static gboolean
+append_headers (GString *out, const char *header, gsize length, gsize max)
 {
   const char *p = header, *end = header + length;
   GString *field = g_string_new (NULL);
+  gboolean complete = TRUE;
 
   while (p <= end) {
     const char *lf = p < end ? memchr (p, '\n', end - p) : NULL;
@@ -177,23 +197,30 @@ append_headers (GString *out, const char *header, gsize length)
     if (!continuation && field->len > 0) {
       g_autofree char *decoded = g_mime_utils_header_decode_text (NULL, field->str);
       if (decoded != NULL) {
-        g_autofree char *valid = g_utf8_make_valid (decoded, -1);
-        g_string_append (out, valid);
+        if (out->len >= max || !append_utf8 (out, decoded, strlen (decoded), NULL, FALSE,
+                                             max - out->len)) {
+          complete = FALSE;
+          break;
+        }
         g_string_append_c (out, '\n');
       }
       g_string_truncate (field, 0);
     }
     if (p >= end || content == 0)
       break;
-    g_string_append_len (field, p, (gssize) content);
+    /* a folded field longer than the limit cannot all be kept anyway */
+    if (field->len < max)
+      g_string_append_len (field, p, (gssize) MIN (content, max - field->len + 1));
     p = next;
   }
   g_string_free (field, TRUE);
+  return complete;
 }
 
 gboolean
-posthorn_message_extract_search_text (PosthornMessage *msg, PosthornMessageInfo *info,
-                                      char **body_text, char **all_text, GError **error)
+ph_mime_extract_search_text (PosthornMessage *msg, PosthornMessageInfo *info, gsize max,
+                             char **body_text, char **all_text, gboolean *complete,
+                             GError **error)
 {
   g_autoptr(GBytes) all = posthorn_message_get_bytes (msg, error);
   if (all == NULL)
@@ -201,6 +228,7 @@ posthorn_message_extract_search_text (PosthornMessage *msg, PosthornMessageInfo 
   gsize size;
   const char *data = g_bytes_get_data (all, &size);
   GString *body = g_string_new (NULL), *text = g_string_new (NULL);
+  gboolean body_complete = TRUE, text_complete = TRUE;
 
   ph_mime_init ();
   for (guint i = 0; i < info->parts->len; i++) {
@@ -209,31 +237,47 @@ posthorn_message_extract_search_text (PosthornMessage *msg, PosthornMessageInfo 
       break;
     /* a multipart child or a message has a header of its own; the top part of a
      * non-multipart message shares the message's header */
-    if (p->body_start > p->header_start)
-      append_headers (text, data + p->header_start, p->body_start - p->header_start);
+    if (p->body_start > p->header_start && text_complete)
+      text_complete = append_headers (text, data + p->header_start, p->body_start - p->header_start, max);
     if (p->type != POSTHORN_MESSAGE_PART_LEAF)
       continue;
     if (strcmp (p->ctype, "text") != 0 && strcmp (p->ctype, "message") != 0)
       continue;
-    g_autoptr(GBytes) decoded = posthorn_message_decode_body (
-      p->cte, data + p->body_start, p->body_end - p->body_start, NULL);
+    if (!body_complete)
+      continue;
+    gsize room = body->len > 0 ? (body->len < max ? max - body->len - 1 : 0) : max;
+    if (room == 0) {
+      body_complete = FALSE;
+      continue;
+    }
+    /* Decode no more of the part than the room left can hold: every
+     * encoding and charset here gives at least one output byte for four
+     * input bytes (base64 3 for 4, UTF-16 1 for 2), and invalid bytes
+     * become U+FFFD (three for one). */
+    gsize raw_len = p->body_end - p->body_start;
+    gboolean input_cut = raw_len / 4 > room + 16;
+    if (input_cut)
+      raw_len = (room + 16) * 4;
+    g_autoptr(GBytes) decoded = posthorn_message_decode_body (p->cte, data + p->body_start, raw_len, NULL);
     gsize len;
     const char *content;
     if (decoded != NULL) {
       content = g_bytes_get_data (decoded, &len);
     } else {
       content = data + p->body_start;
-      len = p->body_end - p->body_start;
+      len = raw_len;
     }
     if (body->len > 0)
       g_string_append_c (body, '\n');
-    append_utf8 (body, content, len, p->charset);
+    body_complete = append_utf8 (body, content, len, p->charset, input_cut, room);
   }
   if (body->len > 0) {
     g_string_append_c (text, '\n');
     g_string_append_len (text, body->str, body->len);
   }
 
+  if (complete != NULL)
+    *complete = body_complete && text_complete;
   if (body_text != NULL)
     *body_text = g_string_free (body, FALSE);
   else
@@ -243,4 +287,11 @@ posthorn_message_extract_search_text (PosthornMessage *msg, PosthornMessageInfo 
   else
     g_string_free (text, TRUE);
   return TRUE;
+}
+
+gboolean
+posthorn_message_extract_search_text (PosthornMessage *msg, PosthornMessageInfo *info,
+                                      char **body_text, char **all_text, GError **error)
+{
+  return ph_mime_extract_search_text (msg, info, G_MAXSIZE / 2, body_text, all_text, NULL, error);
 }

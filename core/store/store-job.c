@@ -133,7 +133,9 @@ store_prepare_message (PosthornMessage *message, GBytes **info_blob, char **body
 
   if (info == NULL)
     return FALSE;
-  if (!posthorn_message_extract_search_text (message, info, body_text, all_text, error))
+  /* Bounded: only as much text as is kept is decoded (a 50 MB text part
+   * is not converted whole to be cut afterwards). */
+  if (!ph_mime_extract_search_text (message, info, STORE_SEARCH_TEXT_MAX, body_text, all_text, NULL, error))
     return FALSE;
   *info_blob = posthorn_message_info_serialize (info);
   return TRUE;

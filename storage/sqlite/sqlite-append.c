@@ -64,8 +64,8 @@ append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
  * appends that arrive queue behind it, and the first of them to wake up
  * after that commit takes every queued append into the next transaction:
  * one BEGIN, each append in its own savepoint (so one failing append does
- * not take the others with it), then the search index rows of all of
- * them, then one COMMIT with one fsync of the WAL. Nobody returns before
+ * not take the others with it), then the search text of all of them
+ * (queued for the index: sqlite-index.c), then one COMMIT with one fsync of the WAL. Nobody returns before
  * the commit that holds its message is durable. The database holds every
  * user, so a batch spans sessions and users alike. */
 #define APPEND_BATCH_MAX 512
@@ -185,6 +185,8 @@ append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *ms
       g_cond_broadcast (&store->commit_cond);
     }
   g_mutex_unlock (&store->queue_lock);
+  if (req.ok)
+    sqlite_index_wake (store, n_msgs);
 
   if (!req.ok)
     g_propagate_error (error, req.error);

@@ -78,6 +78,16 @@ static const char *const sqlite_store_migrations[] = {
   "  modseq INTEGER NOT NULL,"
   "  data BLOB NOT NULL);"
   "CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);",
+
+  /* 2 -> 3: search text waiting for the FTS5 index (filled off the
+   * delivery path, sqlite-index.c), and the bodies whose indexed text was
+   * cut (SEARCH scans the rest). */
+  "CREATE TABLE search_pending ("
+  "  body_id INTEGER PRIMARY KEY,"
+  "  header_text TEXT NOT NULL,"
+  "  body_text TEXT NOT NULL);"
+  "CREATE TABLE search_partial ("
+  "  body_id INTEGER PRIMARY KEY);",
 };
 
 #define SQLITE_STORE_SCHEMA_VERSION ((int) G_N_ELEMENTS (sqlite_store_migrations))
@@ -400,6 +410,7 @@ sqlite_store_open (const char *path, GError **error)
   /* replaces SQLite's automatic checkpoint on this connection */
   sqlite3_wal_hook (store->writer->db, sqlite_store_wal_hook, store);
   store->checkpoint_thread = g_thread_new ("sqlite-checkpoint", sqlite_store_checkpoint_thread, store);
+  sqlite_index_start (store);
   return g_steal_pointer (&store);
 }
 
@@ -413,8 +424,10 @@ sqlite_store_close (SqliteStore *store)
       g_mutex_lock (&store->checkpoint_lock);
       store->stopping = TRUE;
       g_cond_signal (&store->checkpoint_cond);
+      g_cond_signal (&store->index_cond);
       g_mutex_unlock (&store->checkpoint_lock);
       g_thread_join (store->checkpoint_thread);
+      sqlite_index_stop (store);
     }
   if (store->commits > 0)
     g_debug ("%s: %" G_GUINT64_FORMAT " appends in %" G_GUINT64_FORMAT " group commits", store->path,

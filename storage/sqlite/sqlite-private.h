@@ -13,6 +13,10 @@ G_BEGIN_DECLS
  * written and read a piece at a time. */
 #define SQLITE_STORE_CHUNK_SIZE (256 * 1024)
 #define SQLITE_STORE_CHUNK_BITS 24
+/* Header and body text are indexed up to this many bytes each; SEARCH
+ * finds the rest by scanning the message (sqlite-index.c). Below the
+ * core's own 4 MiB cut, so a text the core cut is marked as well. */
+#define SQLITE_STORE_INDEX_MAX (1024 * 1024)
 
 /* One connection with its prepared statements (keyed by the SQL string's
  * address: statements are static strings). Used by one thread at a time. */
@@ -41,6 +45,10 @@ typedef struct {
   GCond checkpoint_cond;
   gboolean checkpoint_wanted; /* under checkpoint_lock */
   gboolean stopping;          /* under checkpoint_lock */
+  GThread *index_thread;      /* moves search_pending into the index */
+  GCond index_cond;           /* with checkpoint_lock */
+  gint64 index_pending;       /* rows in search_pending (checkpoint_lock) */
+  gint64 last_commit;         /* monotonic time of the last group commit (checkpoint_lock) */
 } SqliteStore;
 
 SqliteConn *sqlite_conn_open (const char *path, GError **error);
@@ -128,11 +136,6 @@ gboolean sqlite_body_release (SqliteConn *conn, gint64 body_id, GError **error);
 gboolean sqlite_body_add_refs (SqliteConn *conn, gint64 body_id, int delta, GError **error);
 gboolean sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint refs, gint64 *body_id,
                              GError **error);
-/* The search index row of a body (FTS5). Touching the FTS5 table makes
- * every later SAVEPOINT of the transaction flush its pending index, so
- * the group commit indexes last, after the savepoints. */
-gboolean sqlite_search_index (SqliteConn *conn, gint64 body_id, const PosthornStoreNewMessage *msg,
-                              GError **error);
 gboolean sqlite_message_insert (SqliteConn *conn, SqliteMailbox *mb, gint64 body_id, guint32 flags, GArray *kw,
                                 gint64 internal_date, guint64 size, guint32 *uid, guint64 *modseq,
                                 GError **error);
@@ -165,6 +168,22 @@ gboolean sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,
 gboolean sqlite_append_multi (gpointer data, const PosthornStoreNewMessage *const *messages,
                               guint n_messages, const PosthornStoreTarget *target,
                               PosthornStoreChanges *changes, GError **error);
+
+/* sqlite-index.c: the search index, filled off the delivery path. */
+void sqlite_index_start (SqliteStore *store);
+void sqlite_index_wake (SqliteStore *store, guint n_new);
+void sqlite_index_stop (SqliteStore *store);
+/* Queues a new body's search text for the index (in the append's
+ * transaction), marking it partial when its text is over
+ * SQLITE_STORE_INDEX_MAX. */
+gboolean sqlite_search_index (SqliteConn *conn, gint64 body_id, const PosthornStoreNewMessage *msg,
+                              GError **error);
+/* Drops a deleted body's index rows. */
+gboolean sqlite_search_forget (SqliteConn *conn, gint64 body_id, GError **error);
+/* Adds to @out_uids (holding what the index matched) the messages of @mb
+ * whose text is not (or not all) in the index and holds @needle. */
+gboolean sqlite_search_scan (SqliteConn *conn, const SqliteMailbox *mb, gboolean body_only, const char *needle,
+                             GArray *out_uids, GError **error);
 
 /* sqlite-messages.c: STORE, COPY/MOVE, EXPUNGE (vtable entries). */
 gboolean sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,

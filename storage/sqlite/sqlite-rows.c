@@ -547,11 +547,7 @@ sqlite_body_release (SqliteConn *conn, gint64 body_id, GError **error)
   sqlite3_bind_int64 (stmt, 2, (body_id + 1) << SQLITE_STORE_CHUNK_BITS);
   if (!sqlite_store_step_done (conn, stmt, error))
     return FALSE;
-  stmt = sqlite_store_stmt (conn, "DELETE FROM search WHERE rowid = ?1", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, body_id);
-  return sqlite_store_step_done (conn, stmt, error);
+  return sqlite_search_forget (conn, body_id, error);
 }
 
 gboolean
@@ -566,7 +562,7 @@ sqlite_body_add_refs (SqliteConn *conn, gint64 body_id, int delta, GError **erro
   return sqlite_store_step_done (conn, stmt, error);
 }
 
-/* Writes the message's bytes chunk by chunk, then its search text. */
+/* Writes the message's bytes chunk by chunk (its search text: sqlite-index.c). */
 gboolean
 sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint refs, gint64 *body_id,
                     GError **error)
@@ -621,20 +617,6 @@ sqlite_body_insert (SqliteConn *conn, const PosthornStoreNewMessage *msg, guint 
       seq++;
     }
   return TRUE;
-}
-
-gboolean
-sqlite_search_index (SqliteConn *conn, gint64 body_id, const PosthornStoreNewMessage *msg, GError **error)
-{
-  sqlite3_stmt *stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) "
-                                                "VALUES (?1, ?2, ?3)", error);
-
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, body_id);
-  sqlite3_bind_text (stmt, 2, msg->search_header != NULL ? msg->search_header : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 3, msg->search_body != NULL ? msg->search_body : "", -1, SQLITE_STATIC);
-  return sqlite_store_step_done (conn, stmt, error);
 }
 
 gboolean

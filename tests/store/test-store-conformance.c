@@ -1248,7 +1248,9 @@ search_count (Fixture *f, PosthornSearchField field, const char *needle)
   return uids->len;
 }
 
-/* A huge text part is indexed up to 4 MiB only, and stored whole. */
+/* A huge text part is indexed up to a cap only, and stored whole.
+ * storage-sqlite scans what is past its cap, so SEARCH finds text
+ * anywhere; other stores see the first 4 MiB only (the core's cut). */
 static void
 test_search_huge_text (Fixture *f, gconstpointer data)
 {
@@ -1261,7 +1263,11 @@ test_search_huge_text (Fixture *f, gconstpointer data)
   bytes = g_string_free_to_bytes (text);
   round_trip (f, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 1 << 20);
   g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needleearly"), ==, 1);
-  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needlelate"), ==, 0);
+  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needlelate"), ==,
+                    g_strcmp0 (store_test_plugin_name (), "storage-sqlite") == 0 ? 1 : 0);
+  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_TEXT, "NEEDLELATE"), ==,
+                    g_strcmp0 (store_test_plugin_name (), "storage-sqlite") == 0 ? 1 : 0);
+  g_assert_cmpuint (search_count (f, POSTHORN_SEARCH_BODY, "needlenowhere"), ==, 0);
 }
 
 static void
