@@ -177,35 +177,65 @@ lock_is_stale (const char *path)
   return FALSE;
 }
 
+/* Takes the folder's dotlock. The lock file appears with its content
+ * ("pid:host") already in it: written to a temporary file first, then
+ * hard-linked to the lock name (which fails if it exists), as Dovecot's
+ * dotlocks do. So a process killed while taking it never leaves an empty
+ * lock file that nobody could tell is stale. */
 gboolean
 maildir_folder_lock (MaildirFolder *folder, GError **error)
 {
+  static gint counter;
   g_autofree char *path = g_build_filename (folder->dir, MAILDIR_LOCK_NAME, NULL);
   g_autofree char *content = g_strdup_printf ("%d:%s", (int) getpid (), g_get_host_name ());
+  g_autofree char *tmp = NULL;
   gint64 deadline = g_get_monotonic_time () + LOCK_TIMEOUT_US;
   gulong wait = 1000;
+  int fd;
+  gboolean ok;
 
   if (folder->lock_path != NULL)
     return TRUE;
+  tmp = g_strdup_printf ("%s.%d.%d.tmp", path, (int) getpid (), g_atomic_int_add (&counter, 1));
+  fd = open (tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return maildir_set_errno_error (error, errno, "cannot create", tmp);
+  ok = write (fd, content, strlen (content)) == (gssize) strlen (content);
+  if (close (fd) < 0 || !ok)
+    {
+      int errsv = errno;
+
+      g_unlink (tmp);
+      return maildir_set_errno_error (error, errsv, "cannot write", tmp);
+    }
   for (;;)
     {
-      int fd = open (path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+      int rc = link (tmp, path);
 
-      if (fd >= 0)
+      if (rc < 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS))
         {
-          gboolean ok = write (fd, content, strlen (content)) == (gssize) strlen (content);
-
-          close (fd);
-          if (!ok)
+          /* No hard links here: an exclusive create, then the content. */
+          fd = open (path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+          rc = fd < 0 ? -1 : 0;
+          if (fd >= 0)
             {
-              g_unlink (path);
-              return maildir_set_errno_error (error, errno, "cannot write", path);
+              ok = write (fd, content, strlen (content)) == (gssize) strlen (content);
+              close (fd);
             }
+        }
+      if (rc == 0)
+        {
+          g_unlink (tmp);
           folder->lock_path = g_steal_pointer (&path);
           return TRUE;
         }
       if (errno != EEXIST)
-        return maildir_set_errno_error (error, errno, "cannot create", path);
+        {
+          int errsv = errno;
+
+          g_unlink (tmp);
+          return maildir_set_errno_error (error, errsv, "cannot create", path);
+        }
       if (lock_is_stale (path))
         {
           g_message ("removing stale lock %s", path);
@@ -214,6 +244,7 @@ maildir_folder_lock (MaildirFolder *folder, GError **error)
         }
       if (g_get_monotonic_time () > deadline)
         {
+          g_unlink (tmp);
           g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_TEMPORARY, "%s is locked", path);
           return FALSE;
         }

@@ -38,6 +38,10 @@ static const char *const schema[] = {
   "name TEXT NOT NULL, PRIMARY KEY (folder_id, idx))",
   "CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (header_text, body_text, "
   "tokenize = 'trigram')",
+  /* added in session 2 (IF NOT EXISTS: older indexes get them on open) */
+  "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (folder_id, modseq)",
+  "CREATE TABLE IF NOT EXISTS snapshots (folder_id INTEGER PRIMARY KEY, modseq INTEGER NOT NULL, "
+  "data BLOB NOT NULL)",
 };
 
 /* ------------------------------------------------------------------ */
@@ -563,6 +567,7 @@ maildir_folder_forget (MaildirUser *u, gint64 id, GError **error)
     "DELETE FROM messages WHERE folder_id = ?1",
     "DELETE FROM expunged WHERE folder_id = ?1",
     "DELETE FROM keywords WHERE folder_id = ?1",
+    "DELETE FROM snapshots WHERE folder_id = ?1",
     "DELETE FROM folders WHERE id = ?1",
   };
 

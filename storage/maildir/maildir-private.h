@@ -117,6 +117,17 @@ struct _MaildirStore {
   GHashTable *users;      /* name -> MaildirUser */
   GHashTable *warned;     /* paths of non-Maildir files already warned about */
   MaildirWatch *watch;
+  /* A folder of at least snapshot_min_messages gets a new snapshot when
+   * opening it found more than snapshot_max_delta changes since the last
+   * one ([storage-maildir] keys of the same names). */
+  guint snapshot_min_messages;
+  guint snapshot_max_delta;
+  /* Group commit of appends (maildir-append.c): calls wait in
+   * commit_queue; one thread at a time commits all that wait. */
+  GMutex commit_lock;
+  GCond commit_cond;
+  GPtrArray *commit_queue;
+  gboolean committing;
 };
 
 /* One user: the Maildir root and its open index. */
@@ -259,6 +270,37 @@ gboolean maildir_message_remove (MaildirUser *u, MaildirFolder *f, const Maildir
                                  GError **error);
 gboolean maildir_message_update (MaildirUser *u, const MaildirMessageRow *row, const char *filename, guint32 flags,
                                  GArray *keywords, guint64 modseq, GError **error);
+
+/* maildir-snapshot.c: a folder's message list, packed (see there) */
+typedef struct {
+  GArray *uids;       /* guint32, ascending */
+  GArray *flags;      /* guint32 */
+  GArray *modseqs;    /* guint64 */
+  GArray *kw_offsets; /* guint32: start of each message's keywords in kw_pool */
+  GArray *kw_pool;    /* guint32 */
+} MaildirMessageList;
+
+void maildir_message_list_init (MaildirMessageList *l, guint reserve);
+void maildir_message_list_clear (MaildirMessageList *l);
+/* The keywords of entry @i (NULL when it has none). */
+const guint32 *maildir_message_list_keywords (const MaildirMessageList *l, guint i, guint *n);
+/* The snapshot blob of @l for a folder of @uidvalidity, and back: FALSE
+ * (nothing allocated) for a blob that is not a valid snapshot of that
+ * UIDVALIDITY. Pure. */
+GBytes *maildir_snapshot_encode (const MaildirMessageList *l, guint32 uidvalidity);
+gboolean maildir_snapshot_decode (const guint8 *data, gsize size, guint32 uidvalidity, MaildirMessageList *l);
+/* Appends the rows of @f with MODSEQ > @since, ascending by UID. */
+gboolean maildir_message_list_read_changed (MaildirUser *u, const MaildirFolder *f, guint64 since,
+                                            MaildirMessageList *l, GError **error);
+/* Every message of @f (inside a transaction): the snapshot plus the rows
+ * and tombstones with a greater MODSEQ, or every row without a usable
+ * snapshot. *@delta: how many changes the snapshot was behind (every row
+ * without one). */
+gboolean maildir_message_list_load (MaildirUser *u, const MaildirFolder *f, MaildirMessageList *out,
+                                    guint *delta, GError **error);
+/* Stores @list as @f's snapshot as of f->highestmodseq. */
+gboolean maildir_snapshot_save (MaildirUser *u, const MaildirFolder *f, const MaildirMessageList *list,
+                                GError **error);
 
 /* maildir-sync.c: scanning; STATUS and sync (vtable entries) */
 gboolean maildir_keyword_sets_equal (GArray *a, GArray *b);

@@ -55,6 +55,9 @@ maildir_store_new (const char *path_pattern, GError **error)
 
   store->pattern = g_strdup (path_pattern);
   g_mutex_init (&store->lock);
+  g_mutex_init (&store->commit_lock);
+  g_cond_init (&store->commit_cond);
+  store->commit_queue = g_ptr_array_new ();
   store->users = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) maildir_user_free);
   store->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   store->watch = maildir_watch_new (store);
@@ -68,6 +71,9 @@ maildir_store_free (MaildirStore *store)
   g_hash_table_unref (store->users);
   g_hash_table_unref (store->warned);
   g_mutex_clear (&store->lock);
+  g_mutex_clear (&store->commit_lock);
+  g_cond_clear (&store->commit_cond);
+  g_ptr_array_unref (store->commit_queue);
   g_free (store->pattern);
   g_free (store);
 }

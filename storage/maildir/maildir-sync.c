@@ -179,6 +179,22 @@ stamps_free (char **now)
     g_clear_pointer (&now[i], g_free);
 }
 
+/* TRUE if the folder has more messages than @n_listed. */
+static gboolean
+uidlist_lacks_rows (MaildirUser *u, MaildirFolder *f, guint n_listed)
+{
+  sqlite3_stmt *stmt = maildir_db_stmt (u, "SELECT count(*) FROM messages WHERE folder_id = ?1", NULL);
+  gint64 n = 0;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, f->id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  return n > (gint64) n_listed;
+}
+
 static gboolean
 refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
                 GError **error)
@@ -227,6 +243,7 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
             "DELETE FROM search WHERE rowid IN (SELECT id FROM messages WHERE folder_id = ?1)",
             "DELETE FROM messages WHERE folder_id = ?1",
             "DELETE FROM expunged WHERE folder_id = ?1",
+            "DELETE FROM snapshots WHERE folder_id = ?1",
           };
 
           g_message ("%s: UIDVALIDITY changed from %u to %u by another program", f->dir,
@@ -458,6 +475,13 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
         if (changed || force || strcmp (now[MAILDIR_STAMP_UIDLIST], "-") == 0 ||
             (uidlist_changed && !have_uidlist))
           ok = maildir_uidlist_write (u, f, error);
+        else if (uidlist_changed && have_uidlist && uidlist_lacks_rows (u, f, uidlist.entries->len))
+          {
+            /* Appends to it are not fsync'ed (the index is what counts
+             * for us): after a crash it may miss the last ones. */
+            g_message ("%s: %s misses messages; rewriting it", f->dir, MAILDIR_UIDLIST_NAME);
+            ok = maildir_uidlist_write (u, f, error);
+          }
         else if (uidlist_changed)
           {
             g_free (f->stamps[MAILDIR_STAMP_UIDLIST]);
@@ -609,21 +633,23 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
   MAILDIR_STORE_LOCK (store);
   MaildirUser *u = NULL;
   MaildirFolder f = { 0 };
+  MaildirMessageList list = { 0 };
   g_autoptr(GPtrArray) keywords = NULL;
-  g_autoptr(GArray) kw = g_array_new (FALSE, FALSE, sizeof (guint32));
   sqlite3_stmt *stmt;
-  gboolean found;
+  gboolean found, relaxed = FALSE;
   gboolean ok = maildir_folder_open (store, user, name, uidvalidity, &u, &f, error);
   int rc;
 
   if (ok && store->watch != NULL)
     maildir_watch_add (store->watch, user, name, f.dir);
+  /* What this transaction may write (a \Recent claim, a snapshot) is
+   * worth no fsync: losing it to a power failure shows messages as
+   * \Recent once more, or costs a slower open. */
   if (ok)
-    ok = maildir_db_begin (u, error) && maildir_folder_read (u, name, &f, &found, error);
+    relaxed = maildir_db_exec (u, "PRAGMA synchronous=NORMAL", error);
+  ok = relaxed && maildir_db_begin (u, error) && maildir_folder_read (u, name, &f, &found, error);
   if (ok && (flags & POSTHORN_STORE_SYNC_CLAIM_RECENT) && f.first_recent < f.uidnext)
     {
-      /* Losing a claim to a power failure only shows messages as \Recent
-       * once more. */
       posthorn_store_sync_set_recent (out, f.first_recent, f.uidnext);
       f.first_recent = f.uidnext;
       ok = maildir_folder_save (u, &f, error);
@@ -635,24 +661,37 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
       ok = (keywords = maildir_keywords_list (u, f.id, error)) != NULL;
       if (ok)
         posthorn_store_sync_set_keywords (out, (const char *const *) keywords->pdata);
-      stmt = ok ? maildir_db_stmt (u, "SELECT uid, flags, modseq, keywords FROM messages "
-                              "WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid", error) : NULL;
-      ok = stmt != NULL;
+      if (ok && since_modseq == 0)
+        {
+          guint delta = 0;
+
+          ok = maildir_message_list_load (u, &f, &list, &delta, error);
+          if (ok && list.uids->len >= store->snapshot_min_messages && delta > store->snapshot_max_delta)
+            {
+              g_autoptr(GError) local = NULL;
+
+              /* A cache: not having it is no error. */
+              if (!maildir_snapshot_save (u, &f, &list, &local))
+                g_debug ("%s: snapshot not stored: %s", f.dir, local->message);
+            }
+        }
+      else if (ok)
+        {
+          maildir_message_list_init (&list, 0);
+          ok = maildir_message_list_read_changed (u, &f, since_modseq, &list, error);
+        }
       if (ok)
         {
-          sqlite3_bind_int64 (stmt, 1, f.id);
-          sqlite3_bind_int64 (stmt, 2, (gint64) since_modseq);
-          while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+          posthorn_store_sync_reserve (out, list.uids->len);
+          for (guint i = 0; i < list.uids->len; i++)
             {
-              maildir_keywords_from_blob (sqlite3_column_blob (stmt, 3), sqlite3_column_bytes (stmt, 3), kw);
-              posthorn_store_sync_add_record (out, (guint32) sqlite3_column_int64 (stmt, 0),
-                                              (guint32) sqlite3_column_int64 (stmt, 1),
-                                              (guint64) sqlite3_column_int64 (stmt, 2),
-                                              (const guint32 *) (gpointer) kw->data, kw->len);
+              guint n_kw;
+              const guint32 *kw = maildir_message_list_keywords (&list, i, &n_kw);
+
+              posthorn_store_sync_add_record (out, g_array_index (list.uids, guint32, i),
+                                              g_array_index (list.flags, guint32, i),
+                                              g_array_index (list.modseqs, guint64, i), kw, n_kw);
             }
-          sqlite3_reset (stmt);
-          if (rc != SQLITE_DONE)
-            ok = maildir_db_error (u, rc, error);
         }
     }
   if (ok && since_modseq > 0)
@@ -674,7 +713,9 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
     }
   if (u != NULL && sqlite3_get_autocommit (u->db) == 0)
     ok = maildir_db_end (u, ok, ok ? error : NULL) && ok;
+  if (relaxed && u != NULL)
+    sqlite3_exec (u->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+  maildir_message_list_clear (&list);
   maildir_folder_clear (&f);
   return ok;
 }
-

@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +61,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->user, posthorn_store_user_unref);
   store_test_unload ();
+  store_test_clear_settings ();
   rm_rf (f->dir);
   g_free (f->root);
   g_free (f->dir);
@@ -363,6 +366,452 @@ test_concurrent_processes (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (seen), ==, 50);
 }
 
+/* ---- the folder snapshot ---- */
+
+/* Restarts the store (as after a crash or a restart: nothing in memory). */
+static void
+reload (Fixture *f)
+{
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+}
+
+/* Snapshots for folders of 4 messages and more, rewritten after 2 changes. */
+static void
+use_small_snapshots (Fixture *f)
+{
+  store_test_add_setting ("storage-maildir.snapshot_min_messages=4");
+  store_test_add_setting ("storage-maildir.snapshot_max_delta=2");
+  reload (f);
+}
+
+/* Every message of the view: UID, stored flags, MODSEQ, keyword names. */
+static char *
+view_dump (PosthornMailboxView *view)
+{
+  GString *out = g_string_new (NULL);
+  const char *const *names = posthorn_mailbox_view_get_keywords (view);
+
+  for (guint seq = 1; seq <= posthorn_mailbox_view_get_count (view); seq++)
+    {
+      guint n;
+      const guint32 *kw = posthorn_mailbox_view_get_message_keywords (view, seq, &n);
+
+      g_string_append_printf (out, "%u:%u:%" G_GUINT64_FORMAT ":", posthorn_mailbox_view_get_uid (view, seq),
+                              posthorn_mailbox_view_get_flags (view, seq) & POSTHORN_MESSAGE_STORED_FLAGS,
+                              posthorn_mailbox_view_get_modseq (view, seq));
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (out, "%s,", names[kw[i]]);
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+dump_of (Fixture *f, const char *mailbox)
+{
+  g_autoptr(PosthornMailboxView) view = open_view (f, mailbox);
+
+  return view_dump (view);
+}
+
+/* Runs @sql on alice's index (another connection, as another process
+ * would); returns the first column of the first row, or -1. */
+static gint64
+index_sql (Fixture *f, const char *sql)
+{
+  g_autofree char *path = g_build_filename (f->root, "posthorn-index.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 v = -1;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 10000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    v = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return v;
+}
+
+/* The file of @uid in cur/ (by the base dovecot-uidlist names). */
+static char *
+file_of_uid (Fixture *f, guint32 uid)
+{
+  g_autofree char *uidlist_path = g_build_filename (f->root, "dovecot-uidlist", NULL);
+  g_autofree char *uidlist = NULL;
+  g_autofree char *needle = g_strdup_printf ("\n%u :", uid);
+  g_autofree char *base = NULL;
+  g_autofree char *cur = g_build_filename (f->root, "cur", NULL);
+  g_autoptr(GDir) dir = NULL;
+  const char *line, *name;
+
+  g_assert_true (g_file_get_contents (uidlist_path, &uidlist, NULL, NULL));
+  line = strstr (uidlist, needle);
+  g_assert_nonnull (line);
+  line += strlen (needle);
+  base = g_strndup (line, strcspn (line, "\n"));
+  dir = g_dir_open (cur, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, base) && name[strlen (base)] == ':')
+      return g_build_filename (cur, name, NULL);
+  g_assert_not_reached ();
+}
+
+static guint32
+append_numbered (Fixture *f, guint i)
+{
+  g_autofree char *text = g_strdup_printf ("From: a@example.org\r\nSubject: number %u\r\n\r\nbody %u\r\n", i, i);
+
+  return store_test_append_simple (f->user, "INBOX", text);
+}
+
+static void
+test_snapshot_after_external_change (Fixture *f, gconstpointer data)
+{
+  guint32 uids[12];
+  g_autofree char *first = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *seen_path = NULL;
+  g_autofree char *seen_renamed = NULL;
+  g_autofree char *gone_path = NULL;
+  g_autoptr(PosthornMailboxView) view = NULL;
+
+  use_small_snapshots (f);
+  for (guint i = 0; i < G_N_ELEMENTS (uids); i++)
+    uids[i] = append_numbered (f, i);
+  first = dump_of (f, "INBOX");
+  /* That open wrote the snapshot, as of the folder's HIGHESTMODSEQ. */
+  g_assert_cmpint (index_sql (f, "SELECT count(*) FROM snapshots"), ==, 1);
+  g_assert_cmpint (index_sql (f, "SELECT s.modseq = f.highestmodseq FROM snapshots s JOIN folders f "
+                                 "ON f.id = s.folder_id WHERE f.name = 'INBOX'"), ==, 1);
+
+  /* Other programs: a mail reader sets \Seen \Flagged, another removes a
+   * message, an MDA drops one into new/. */
+  seen_path = file_of_uid (f, uids[2]);
+  seen_renamed = g_strconcat (seen_path, "FS", NULL);
+  g_assert_cmpint (g_rename (seen_path, seen_renamed), ==, 0);
+  gone_path = file_of_uid (f, uids[5]);
+  g_assert_cmpint (g_unlink (gone_path), ==, 0);
+  drop_into_new (f, "1700000010.P10Q1.otherhost", "Subject: dropped\n\nnew\n");
+
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 12);
+  g_assert_cmpuint (posthorn_mailbox_view_lookup_uid (view, uids[5]), ==, 0);
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, posthorn_mailbox_view_lookup_uid (view, uids[2])) &
+                    POSTHORN_MESSAGE_STORED_FLAGS, ==, POSTHORN_MESSAGE_SEEN | POSTHORN_MESSAGE_FLAGGED);
+  g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 12), >, uids[11]);
+  expected = view_dump (view);
+  g_assert_cmpstr (expected, !=, first);
+  g_clear_pointer (&view, posthorn_mailbox_view_unref);
+
+  /* The same list without any snapshot (every row read). */
+  g_assert_cmpint (index_sql (f, "DELETE FROM snapshots RETURNING 1"), ==, 1);
+  again = dump_of (f, "INBOX");
+  g_assert_cmpstr (again, ==, expected);
+}
+
+/* The child of /maildir/snapshot/stale-after-crash: changes the folder
+ * and dies without closing anything. */
+static int
+crash_child (const char *dir)
+{
+  g_autoptr(PosthornStoreUser) user = NULL;
+  const char *kws[] = { "$Important", NULL };
+  guint32 set[2];
+  GAsyncResult *res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreChanges) c1 = NULL;
+  g_autoptr(PosthornStoreChanges) c2 = NULL;
+  g_autoptr(PosthornStoreChanges) c3 = NULL;
+  g_autoptr(PosthornMailboxView) view = NULL;
+
+  store_test_load (dir);
+  user = store_test_open_user (USER);
+  view = store_test_open_view (user, "INBOX", POSTHORN_VIEW_READ_ONLY, &error);
+  g_assert_no_error (error);
+  set[0] = posthorn_mailbox_view_get_uid (view, 2);
+  set[1] = posthorn_mailbox_view_get_uid (view, 4);
+  posthorn_store_store_flags_async (user, "INBOX", 0, set, 2, POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_SEEN,
+                                    kws, 0, NULL, store_test_result_cb, &res);
+  c1 = store_test_changes_wait (&res, &error);
+  g_assert_no_error (error);
+  set[0] = posthorn_mailbox_view_get_uid (view, 3);
+  posthorn_store_store_flags_async (user, "INBOX", 0, set, 1, POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_DELETED,
+                                    NULL, 0, NULL, store_test_result_cb, &res);
+  c3 = store_test_changes_wait (&res, &error);
+  g_assert_no_error (error);
+  posthorn_store_expunge_async (user, "INBOX", 0, set, 1, NULL, store_test_result_cb, &res);
+  c2 = store_test_changes_wait (&res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_store_changes_get_count (c2), ==, 1);
+  for (guint i = 0; i < 3; i++)
+    store_test_append_simple (user, "INBOX", "Subject: after the snapshot\r\n\r\nx\r\n");
+  _exit (0);
+}
+
+static void
+test_snapshot_stale_after_crash (Fixture *f, gconstpointer data)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *without = NULL;
+  g_autofree char *corrupt = NULL;
+  g_autofree char *orphan = g_build_filename (f->root, "cur", "1700000020.M1P20Q1.host,S=40,W=40:2,F", NULL);
+  g_autoptr(PosthornMailboxView) view = NULL;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) extra = store_test_args ();
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+  GPid pid;
+
+  use_small_snapshots (f);
+  for (guint i = 0; i < 10; i++)
+    append_numbered (f, i);
+  before = dump_of (f, "INBOX");
+  g_assert_cmpint (index_sql (f, "SELECT count(*) FROM snapshots"), ==, 1);
+
+  /* Another process changes flags, expunges, appends, and dies. */
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  g_strv_builder_add_many (b, exe, "--crash-child", f->dir, NULL);
+  g_strv_builder_addv (b, (const char **) extra);
+  argv = g_strv_builder_end (b);
+  g_assert_true (g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_spawn_close_pid (pid);
+  /* ... and one more died between placing its file and indexing it. */
+  g_assert_true (g_file_set_contents (orphan, "Subject: orphan\r\n\r\nplaced, not indexed\r\n", -1, NULL));
+  g_assert_cmpint (index_sql (f, "SELECT s.modseq < f.highestmodseq FROM snapshots s JOIN folders f "
+                                 "ON f.id = s.folder_id WHERE f.name = 'INBOX'"), ==, 1);
+
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 10 - 1 + 3 + 1);
+  {
+    guint n;
+    const guint32 *kw = posthorn_mailbox_view_get_message_keywords (view, 2, &n);
+
+    g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 2) & POSTHORN_MESSAGE_SEEN, !=, 0);
+    g_assert_cmpuint (n, ==, 1);
+    g_assert_cmpstr (posthorn_mailbox_view_get_keywords (view)[kw[0]], ==, "$Important");
+    g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, 13) & POSTHORN_MESSAGE_STORED_FLAGS, ==,
+                      POSTHORN_MESSAGE_FLAGGED);
+  }
+  expected = view_dump (view);
+  g_assert_cmpstr (expected, !=, before);
+  g_clear_pointer (&view, posthorn_mailbox_view_unref);
+
+  /* Differential: no snapshot, then a damaged one, give the same list. */
+  index_sql (f, "DELETE FROM snapshots");
+  without = dump_of (f, "INBOX");
+  g_assert_cmpstr (without, ==, expected);
+  g_assert_cmpint (index_sql (f, "SELECT count(*) FROM snapshots"), ==, 1);
+  index_sql (f, "UPDATE snapshots SET data = zeroblob (44)");
+  corrupt = dump_of (f, "INBOX");
+  g_assert_cmpstr (corrupt, ==, expected);
+}
+
+/* ---- group commit ---- */
+
+typedef struct {
+  Fixture *f;
+  guint done;
+  GArray *uids;
+} ParallelAppends;
+
+static void
+parallel_append_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ParallelAppends *p = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreChanges) changes = posthorn_store_changes_finish (result, &error);
+  const PosthornStoreChange *c;
+  g_autofree char *sql = NULL;
+  g_autofree char *path = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 1);
+  c = posthorn_store_changes_get (changes, 0);
+  /* Acknowledged only once durable: committed (another connection sees
+   * its row) and its file in cur/. */
+  sql = g_strdup_printf ("SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id "
+                         "WHERE f.name = 'INBOX' AND m.uid = %u", c->uid);
+  g_assert_cmpint (index_sql (p->f, sql), ==, 1);
+  path = file_of_uid (p->f, c->uid);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_array_append_val (p->uids, c->uid);
+  p->done++;
+}
+
+static void
+test_group_commit_parallel (Fixture *f, gconstpointer data)
+{
+  enum { N = 40 };
+  ParallelAppends p = { f, 0, g_array_new (FALSE, FALSE, sizeof (guint32)) };
+  g_autoptr(PosthornMailboxView) view = NULL;
+  g_autoptr(GHashTable) subjects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < N; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("From: a@example.org\r\nSubject: parallel %u\r\n\r\n%u\r\n", i, i);
+      g_autoptr(PosthornMessage) msg = posthorn_message_new_from_data (text, strlen (text));
+
+      posthorn_store_append_async (f->user, "INBOX", msg, 0, NULL, 0, NULL, parallel_append_done, &p);
+    }
+  while (p.done < N)
+    g_main_context_iteration (NULL, TRUE);
+
+  /* All there, once each, after a restart too, byte-exact. */
+  reload (f);
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, N);
+  for (guint seq = 1; seq <= N; seq++)
+    {
+      guint32 uid = posthorn_mailbox_view_get_uid (view, seq);
+      g_autoptr(GBytes) got = read_message (f, "INBOX", uid);
+      g_autofree char *text = g_strndup (g_bytes_get_data (got, NULL), g_bytes_get_size (got));
+      guint i;
+
+      g_assert_cmpint (sscanf (text, "From: a@example.org\r\nSubject: parallel %u\r\n", &i), ==, 1);
+      {
+        g_autofree char *want = g_strdup_printf ("From: a@example.org\r\nSubject: parallel %u\r\n\r\n%u\r\n", i, i);
+
+        g_assert_cmpstr (text, ==, want);
+      }
+      g_assert_true (g_hash_table_add (subjects, g_strdup_printf ("%u", i)));
+    }
+  g_assert_cmpuint (g_hash_table_size (subjects), ==, N);
+  /* Every acknowledged UID is one of them, each acknowledged once. */
+  g_assert_cmpuint (p.uids->len, ==, N);
+  for (guint i = 0; i < p.uids->len; i++)
+    g_assert_cmpuint (posthorn_mailbox_view_lookup_uid (view, g_array_index (p.uids, guint32, i)), !=, 0);
+  g_array_unref (p.uids);
+}
+
+/* ---- delivery to several users ---- */
+
+static guint
+count_files (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  while (d != NULL && g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+/* Files in cur/, new/ and tmp/ of @user's INBOX (0 if it has no root). */
+static guint
+files_of (Fixture *f, const char *local)
+{
+  static const char *const subs[] = { "cur", "new", "tmp" };
+  guint n = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+    {
+      g_autofree char *dir = g_build_filename (f->dir, "maildir", "example.org", local, subs[i], NULL);
+
+      n += count_files (dir);
+    }
+  return n;
+}
+
+static GError *
+deliver (const char *const *users, const char *const *mailboxes, const char *text)
+{
+  g_autoptr(PosthornMessage) msg = posthorn_message_new_from_data (text, strlen (text));
+  GAsyncResult *res = NULL;
+  GError *error = NULL;
+  g_autoptr(PosthornStoreChanges) changes = NULL;
+
+  posthorn_store_deliver_async (users, mailboxes, msg, 0, NULL, NULL, store_test_result_cb, &res);
+  changes = store_test_changes_wait (&res, &error);
+  g_assert_true ((changes == NULL) == (error != NULL));
+  return error;
+}
+
+static void
+test_deliver_failure_leaves_nothing (Fixture *f, gconstpointer data)
+{
+  const char *users[] = { USER, "bob@example.org", "carol@example.org", NULL };
+  const char *missing[] = { "INBOX", "INBOX", "No such folder", NULL };
+  g_autofree char *carol = g_build_filename (f->dir, "maildir", "example.org", "carol", NULL);
+  g_autofree char *carol_cur = g_build_filename (carol, "cur", NULL);
+  g_autofree char *elsewhere = NULL;
+  struct stat here, shm;
+  GError *error;
+
+  /* Fails before any rename: carol has no such folder. */
+  error = deliver (users, missing, "Subject: to three\r\n\r\nx\r\n");
+  g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpuint (files_of (f, "alice"), ==, 0);
+  g_assert_cmpuint (files_of (f, "bob"), ==, 0);
+  g_assert_cmpuint (files_of (f, "carol"), ==, 0);
+
+  /* Fails at carol's rename, after alice's and bob's: theirs are taken
+   * back. carol's cur/ is on another file system (rename: EXDEV). */
+  error = deliver (users, NULL, "Subject: make carol\r\n\r\nx\r\n");
+  g_assert_no_error (error);
+  if (stat (f->dir, &here) < 0 || stat ("/dev/shm", &shm) < 0 || here.st_dev == shm.st_dev)
+    {
+      g_test_skip ("no second file system (/dev/shm) to fail a rename with");
+      return;
+    }
+  g_assert_cmpuint (files_of (f, "alice"), ==, 1);
+  elsewhere = g_strdup ("/dev/shm/posthorn-maildir-cur-XXXXXX");
+  g_assert_nonnull (g_mkdtemp (elsewhere));
+  {
+    g_autoptr(GDir) d = g_dir_open (carol_cur, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      {
+        g_autofree char *from = g_build_filename (carol_cur, name, NULL);
+
+        g_unlink (from);
+      }
+    g_assert_cmpint (g_rmdir (carol_cur), ==, 0);
+    g_assert_cmpint (symlink (elsewhere, carol_cur), ==, 0);
+  }
+  error = deliver (users, NULL, "Subject: all or nothing\r\n\r\ny\r\n");
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_cmpuint (files_of (f, "alice"), ==, 1);
+  g_assert_cmpuint (files_of (f, "bob"), ==, 1);
+  g_assert_cmpuint (count_files (elsewhere), ==, 0);
+  {
+    g_autofree char *tmp = g_build_filename (carol, "tmp", NULL);
+
+    g_assert_cmpuint (count_files (tmp), ==, 0);
+  }
+  g_unlink (carol_cur);
+  g_rmdir (elsewhere);
+  g_assert_cmpint (g_mkdir (carol_cur, 0700), ==, 0);
+
+  /* The index agrees: one message each, and the next delivery works. */
+  error = deliver (users, NULL, "Subject: again\r\n\r\nz\r\n");
+  g_assert_no_error (error);
+  {
+    g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+
+    g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 2);
+  }
+  g_assert_cmpuint (files_of (f, "bob"), ==, 2);
+  g_assert_cmpuint (files_of (f, "carol"), ==, 1);
+}
+
 /* ---- Dovecot ---- */
 
 static void
@@ -503,6 +952,8 @@ main (int argc, char **argv)
   store_test_parse_args (&argc, &argv);
   if (argc >= 4 && strcmp (argv[1], "--deliver-child") == 0)
     return deliver_child (argv[2], argv[3]);
+  if (argc >= 3 && strcmp (argv[1], "--crash-child") == 0)
+    return crash_child (argv[2]);
 
   g_test_init (&argc, &argv, NULL);
 
@@ -514,6 +965,10 @@ main (int argc, char **argv)
   ADD ("/maildir/crash/between-write-and-rename", test_crash_between_write_and_rename);
   ADD ("/maildir/cur/non-maildir-file-ignored-with-warning", test_cur_non_maildir_file);
   ADD ("/maildir/deliver/two-processes", test_concurrent_processes);
+  ADD ("/maildir/deliver/several-users-failure-leaves-nothing", test_deliver_failure_leaves_nothing);
+  ADD ("/maildir/append/group-commit-parallel", test_group_commit_parallel);
+  ADD ("/maildir/snapshot/open-after-external-change", test_snapshot_after_external_change);
+  ADD ("/maildir/snapshot/stale-after-crash", test_snapshot_stale_after_crash);
   g_test_add ("/maildir/dovecot/fixture-keeps-uids-flags-keywords", Fixture, "no-user",
               fixture_set_up, test_dovecot_fixture, fixture_tear_down);
 #undef ADD
