@@ -97,6 +97,22 @@ posthorn_store_can_append_multi (void)
   return result;
 }
 
+gboolean
+posthorn_store_check_user (const char *user, GError **error)
+{
+  const StoreBackend *b;
+  gboolean ok;
+
+  g_return_val_if_fail (user != NULL, FALSE);
+
+  b = store_backend_acquire (error);
+  if (b == NULL)
+    return FALSE;
+  ok = b->vt.check_user == NULL || b->vt.check_user (b->data, user, error);
+  store_backend_release ();
+  return ok;
+}
+
 const StoreBackend *
 store_backend_acquire (GError **error)
 {

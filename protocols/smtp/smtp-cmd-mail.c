@@ -159,6 +159,20 @@ smtp_rcpt_user_checked (GObject *source, GAsyncResult *result, gpointer user_dat
       smtp_rcpt_check_free (check);
       return;
     }
+  /* A user the store cannot hold mail for (a Maildir store and a slash
+   * in the name): refused now, not with a 451 after the data. */
+  if (!posthorn_store_check_user (canonical, &error) &&
+      g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_INVALID))
+    {
+      if (session->conn != NULL)
+        posthorn_connection_log (session->conn, G_LOG_LEVEL_INFO, "recipient %s refused: %s",
+                                 check->rcpt->mailbox, error->message);
+      smtp_session_reply (session, 550, "5.1.3",
+                          "Recipient address rejected: no mailbox can be kept under this name");
+      smtp_rcpt_check_free (check);
+      return;
+    }
+  g_clear_error (&error);
   check->rcpt->user = g_steal_pointer (&canonical);
   smtp_rcpt_accept (check);
 }

@@ -27,6 +27,18 @@
  */
 #include "maildir-private.h"
 
+/* A user name the path pattern cannot turn into a folder ('/', control
+ * characters, a "." or ".." component) cannot get mail: SMTP refuses it
+ * at RCPT. */
+static gboolean
+maildir_check_user (gpointer data, const char *user, GError **error)
+{
+  MaildirStore *store = data;
+  g_autofree char *path = maildir_expand_path (store->pattern, user, error);
+
+  return path != NULL;
+}
+
 const PosthornStoreVTable maildir_store_vtable = {
   .struct_size = sizeof (PosthornStoreVTable),
   .open_user = maildir_open_user,
@@ -46,6 +58,7 @@ const PosthornStoreVTable maildir_store_vtable = {
   .fetch_sizes = maildir_fetch_sizes,
   .read = maildir_read,
   .search_text = maildir_search_text,
+  .check_user = maildir_check_user,
 };
 
 MaildirStore *

@@ -430,7 +430,7 @@ sqlite_store_close (SqliteStore *store)
       sqlite_index_stop (store);
     }
   if (store->commits > 0)
-    g_debug ("%s: %" G_GUINT64_FORMAT " appends in %" G_GUINT64_FORMAT " group commits", store->path,
+    g_info ("%s: %" G_GUINT64_FORMAT " appends in %" G_GUINT64_FORMAT " group commits", store->path,
              store->committed_appends, store->commits);
   g_clear_pointer (&store->idle, g_ptr_array_unref);
   g_clear_pointer (&store->writer, sqlite_conn_free);

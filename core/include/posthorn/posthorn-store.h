@@ -347,6 +347,14 @@ void posthorn_store_append_multi_async (PosthornStoreUser *user,
  * in ABI 1.1. */
 gboolean posthorn_store_can_append_multi (void);
 
+/* Whether the registered store can hold mail for @user (its vtable's
+ * check_user; TRUE when it has none). FALSE with POSTHORN_ERROR_INVALID
+ * and a reason when it cannot, e.g. a name a Maildir store cannot turn
+ * into a folder; FALSE with POSTHORN_ERROR_FAILED when no store is
+ * registered. Non-blocking: SMTP calls it at RCPT, so that such a
+ * recipient is refused there, not after DATA. Added in ABI 1.1. */
+gboolean posthorn_store_check_user (const char *user, GError **error);
+
 /* Delivers @message to several users' mailboxes at once, all or nothing
  * (for SMTP/LMTP: one transaction, then "250"). @users is NULL-terminated;
  * @mailboxes, if not NULL, has one name per user (a NULL @mailboxes means
@@ -827,6 +835,13 @@ typedef struct {
   gboolean (*fetch_sizes) (gpointer data, const char *user, const char *name,
                            guint32 uidvalidity, const guint32 *uids, guint n_uids,
                            PosthornStoreFetchBuilder *out, GError **error);
+
+  /* Optional, added in ABI 1.1 (NULL: every user name can be stored).
+   * Whether the store can hold mail for @user at all (a Maildir store
+   * cannot name a folder after "a/b@example.org"): POSTHORN_ERROR_INVALID
+   * with a reason if not. Pure and quick: called on the main loop (SMTP
+   * asks it at RCPT), touches nothing on disk. */
+  gboolean (*check_user) (gpointer data, const char *user, GError **error);
 } PosthornStoreVTable;
 
 /* Registers @plugin as the daemon's store (call it from the plugin's
