@@ -19,6 +19,14 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->client = imap_test_login (f->server, IMAP_TEST_USER);
 }
 
+/* The default append_limit (64M), for the large literals. */
+static void
+fixture_set_up_large (Fixture *f, gconstpointer data)
+{
+  f->server = imap_test_server_new_with (data, NULL);
+  f->client = imap_test_login (f->server, IMAP_TEST_USER);
+}
+
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
@@ -182,6 +190,34 @@ test_too_big_stores_nothing (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (status, "NO [NONEXISTENT]"));
 }
 
+/* Large literals (each past the writer's 1 MiB memory threshold, so
+ * they stream to temporary files) in one MULTIAPPEND, byte counts kept. */
+static void
+test_large_literals (Fixture *f, gconstpointer data)
+{
+  g_auto(GStrv) messages = g_new0 (char *, 3);
+  const char *prefixes[] = { NULL, NULL };
+  g_autofree char *tagged = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *size1 = NULL, *size2 = NULL;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *body = g_strnfill (1500000 + i * 100000, 'a' + i);
+
+      messages[i] = g_strdup_printf ("Subject: big %u\r\nContent-Type: application/octet-stream\r\n"
+                                     "\r\n%s\r\n", i, body);
+    }
+  tagged = multiappend (f->client, "L1", "INBOX", prefixes, messages, 2);
+  g_assert_true (g_str_has_prefix (tagged, "OK [APPENDUID "));
+  g_ptr_array_unref (imap_test_ok (f->client, "SELECT INBOX"));
+  lines = imap_test_ok (f->client, "FETCH 1:2 (RFC822.SIZE)");
+  size1 = g_strdup_printf ("* 1 FETCH (RFC822.SIZE %" G_GSIZE_FORMAT ")", strlen (messages[0]));
+  size2 = g_strdup_printf ("* 2 FETCH (RFC822.SIZE %" G_GSIZE_FORMAT ")", strlen (messages[1]));
+  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, size1);
+  g_assert_cmpstr (g_ptr_array_index (lines, 1), ==, size2);
+}
+
 /* Another session, idling on INBOX, sees the three messages in one
  * EXISTS: they become visible together. */
 static void
@@ -226,19 +262,21 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (stores); i++)
     {
-#define ADD(path, func)                                                               \
+#define ADD_WITH(path, setup, func)                                                   \
       do {                                                                            \
         g_autofree char *p = g_strdup_printf ("/imap4/multiappend/%s/" path,          \
                                               stores[i].name);                        \
-        g_test_add (p, Fixture, stores[i].plugins, fixture_set_up, func,              \
-                    fixture_tear_down);                                               \
+        g_test_add (p, Fixture, stores[i].plugins, setup, func, fixture_tear_down);   \
       } while (0)
+#define ADD(path, func) ADD_WITH (path, fixture_set_up, func)
       ADD ("capability", test_capability);
       ADD ("success-appenduid", test_success);
       ADD ("bad-flag-stores-nothing", test_bad_flag_stores_nothing);
       ADD ("too-big-stores-nothing", test_too_big_stores_nothing);
       ADD ("seen-together", test_seen_together);
+      ADD_WITH ("large-literals", fixture_set_up_large, test_large_literals);
 #undef ADD
+#undef ADD_WITH
     }
   return g_test_run ();
 }
