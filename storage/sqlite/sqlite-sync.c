@@ -7,6 +7,25 @@
 
 #include <string.h>
 
+/* Whether @mb holds a message with a UID of @first or more. */
+static gboolean
+messages_from (SqliteConn *conn, const SqliteMailbox *mb, guint32 first, gboolean *any,
+               GError **error)
+{
+  sqlite3_stmt *stmt = sqlite_store_stmt (conn, "SELECT 1 FROM messages "
+                                                "WHERE mailbox_id = ?1 AND uid >= ?2 LIMIT 1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, mb->id);
+  sqlite3_bind_int64 (stmt, 2, first);
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  *any = rc == SQLITE_ROW;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
+}
+
 /* Claims the unclaimed \Recent messages of a mailbox for one session. */
 static gboolean
 claim_recent (SqliteStore *store, const char *user, const char *name, guint32 uidvalidity,
@@ -14,15 +33,22 @@ claim_recent (SqliteStore *store, const char *user, const char *name, guint32 ui
 {
   SqliteConn *conn;
   SqliteMailbox mb;
+  gboolean any = FALSE;
   gboolean ok;
 
-  /* Nothing to claim is the common case: do not take the writer for it. */
+  /* Nothing to claim is the common case: do not take the writer for it.
+   * Nor when every message of the unclaimed range is gone (a session's
+   * own APPEND, expunged): moving first_recent_uid past no message
+   * changes nothing a later claim sees, since new UIDs start at uidnext. */
   conn = sqlite_store_reader (store, error);
   if (conn == NULL)
     return FALSE;
-  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error);
+  ok = sqlite_store_exec (conn, "BEGIN", error) &&
+       sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (mb.first_recent_uid >= mb.uidnext ||
+        messages_from (conn, &mb, mb.first_recent_uid, &any, error));
   sqlite_store_reader_release (store, conn);
-  if (!ok || mb.first_recent_uid >= mb.uidnext)
+  if (!ok || mb.first_recent_uid >= mb.uidnext || !any)
     return ok;
 
   /* Losing a claim to a power failure only shows messages as \Recent

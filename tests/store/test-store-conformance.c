@@ -1175,6 +1175,37 @@ test_view_recent (Fixture *f, gconstpointer data)
   g_assert_cmpuint (posthorn_mailbox_view_get_recent_count (first), ==, 2);
 }
 
+/* A session's own APPEND, expunged before the next SELECT: that SELECT
+ * has nothing to claim, and a message appended later is \Recent in
+ * exactly one session. */
+static void
+test_view_recent_expunged (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornMailboxView) first = NULL;
+  g_autoptr(PosthornMailboxView) second = NULL;
+  g_autoptr(PosthornViewChanges) changes = NULL;
+  guint32 uid = append_text (f, "INBOX", "gone");
+
+  posthorn_store_changes_unref (store_flags (f, "INBOX", uid, POSTHORN_FLAGS_ADD,
+                                             POSTHORN_MESSAGE_DELETED, NULL, 0));
+  posthorn_store_changes_unref (expunge (f, "INBOX", NULL, 0));
+  first = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (first), ==, 0);
+  g_assert_cmpuint (posthorn_mailbox_view_get_recent_count (first), ==, 0);
+
+  append_text (f, "INBOX", "later");
+  g_assert_cmpuint (mailbox_status (f, "INBOX").recent, ==, 1);
+  second = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_recent_count (second), ==, 1);
+  g_assert_true (posthorn_mailbox_view_get_flags (second, 1) & POSTHORN_MESSAGE_RECENT);
+  changes = store_test_sync_view (first, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_view_changes_get_new_count (changes), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_recent_count (first), ==, 0);
+  g_assert_cmpuint (mailbox_status (f, "INBOX").recent, ==, 0);
+}
+
 static void
 test_status (Fixture *f, gconstpointer data)
 {
@@ -1632,6 +1663,7 @@ main (int argc, char **argv)
   ADD ("/store/view/resync", test_view_resync);
   ADD ("/store/view/many-changes", test_view_many_changes);
   ADD ("/store/view/recent", test_view_recent);
+  ADD ("/store/view/recent-expunged", test_view_recent_expunged);
   ADD ("/store/status/counts", test_status);
   ADD ("/store/search/text-and-body", test_search_text);
   ADD ("/store/search/huge-text-indexed-in-part", test_search_huge_text);
