@@ -250,14 +250,22 @@ ph_mime_extract_search_text (PosthornMessage *msg, PosthornMessageInfo *info, gs
       body_complete = FALSE;
       continue;
     }
-    /* Decode no more of the part than the room left can hold: every
-     * encoding and charset here gives at least one output byte for four
-     * input bytes (base64 3 for 4, UTF-16 1 for 2), and invalid bytes
-     * become U+FFFD (three for one). */
+    /* Decode no more of the part than the room left can hold. Input
+     * bytes per output byte at most: base64 4/3, quoted-printable 3, a
+     * charset conversion 2 (UTF-16), UTF-8 1 (an invalid byte becomes
+     * U+FFFD, three bytes). */
     gsize raw_len = p->body_end - p->body_start;
-    gboolean input_cut = raw_len / 4 > room + 16;
+    gsize factor = 1;
+    if (p->cte != NULL && g_ascii_strcasecmp (p->cte, "base64") == 0)
+      factor = 2;
+    else if (p->cte != NULL && g_ascii_strcasecmp (p->cte, "quoted-printable") == 0)
+      factor = 3;
+    if (p->charset != NULL && g_ascii_strcasecmp (p->charset, "utf-8") != 0 &&
+        g_ascii_strcasecmp (p->charset, "us-ascii") != 0)
+      factor *= 2;
+    gboolean input_cut = raw_len / factor > room + 16;
     if (input_cut)
-      raw_len = (room + 16) * 4;
+      raw_len = (room + 16) * factor;
     g_autoptr(GBytes) decoded = posthorn_message_decode_body (p->cte, data + p->body_start, raw_len, NULL);
     gsize len;
     const char *content;

@@ -522,6 +522,68 @@ test_robust (gconstpointer data)
   g_assert_true (g_utf8_validate (all, -1, NULL));
 }
 
+/* ---- bounded search text (ph_mime_extract_search_text) ---- */
+
+typedef struct {
+  const char *name;
+  const char *header;      /* the top header, without the blank line */
+  const char *unit;        /* body text, repeated */
+  guint repeat;
+  gsize max;
+  gboolean complete;
+} CapCase;
+
+static const CapCase cap_cases[] = {
+  { "small-fits", "Subject: hi\r\nContent-Type: text/plain", "hello world\r\n", 3, 4096, TRUE },
+  { "plain-cut", "Subject: big\r\nContent-Type: text/plain", "0123456789abcdef\r\n", 20000, 1000, FALSE },
+  { "utf8-cut-on-char", "Subject: big\r\nContent-Type: text/plain; charset=utf-8",
+    "\xc3\xa4\xc3\xb6\xc3\xbc \xe2\x82\xac\r\n", 20000, 1001, FALSE },
+  { "latin1-cut", "Subject: big\r\nContent-Type: text/plain; charset=iso-8859-1",
+    "caf\xe9 cr\xe8me\r\n", 20000, 999, FALSE },
+  { "base64-cut", "Subject: big\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64",
+    "aGVsbG8gd29ybGQsIHRoaXMgaXMgYmFzZTY0IHRleHQgZm9yIHRoZSBjYXAgdGVzdC4K\r\n", 5000, 2048, FALSE },
+  { "qp-cut", "Subject: big\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable",
+    "caf=C3=A9 =E2=82=AC soft=\r\nbreak\r\n", 5000, 777, FALSE },
+  { "invalid-bytes-cut", "Subject: big\r\nContent-Type: text/plain", "\xff\xfe\x80 x\r\n", 20000, 1000, FALSE },
+};
+
+/* The capped text is the uncapped text's prefix, at most @max bytes,
+ * valid UTF-8, and says whether anything was left out. */
+static void
+test_search_text_cap (gconstpointer data)
+{
+  const CapCase *c = data;
+  GString *raw = g_string_new (c->header);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *full_body = NULL, *full_all = NULL, *body = NULL, *all = NULL;
+  gboolean complete = !c->complete;
+
+  g_string_append (raw, "\r\n\r\n");
+  for (guint i = 0; i < c->repeat; i++)
+    g_string_append (raw, c->unit);
+  g_autoptr(GBytes) bytes = g_string_free_to_bytes (raw);
+  g_autoptr(PosthornMessage) msg = posthorn_message_new_from_bytes (bytes);
+  g_autoptr(PosthornMessageInfo) info = posthorn_message_info_parse (msg, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (posthorn_message_extract_search_text (msg, info, &full_body, &full_all, &error));
+  g_assert_true (ph_mime_extract_search_text (msg, info, c->max, &body, &all, &complete, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (complete, ==, c->complete);
+  g_assert_cmpuint (strlen (body), <=, c->max);
+  g_assert_true (g_utf8_validate (body, -1, NULL));
+  g_assert_true (g_utf8_validate (all, -1, NULL));
+  g_assert_true (g_str_has_prefix (full_body, body));
+  if (c->complete)
+    {
+      g_assert_cmpstr (body, ==, full_body);
+      g_assert_cmpstr (all, ==, full_all);
+    }
+  else
+    /* cut close to the limit, not far before it */
+    g_assert_cmpuint (strlen (body) + 64, >, c->max);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -546,6 +608,10 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (robust_cases); i++) {
     g_autofree char *path = g_strdup_printf ("/mime/robust/%s", robust_cases[i].name);
     g_test_add_data_func (path, &robust_cases[i], test_robust);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (cap_cases); i++) {
+    g_autofree char *path = g_strdup_printf ("/mime/search-text/cap/%s", cap_cases[i].name);
+    g_test_add_data_func (path, &cap_cases[i], test_search_text_cap);
   }
   return g_test_run ();
 }
