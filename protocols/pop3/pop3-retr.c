@@ -3,20 +3,157 @@
  * most one piece is read ahead, so memory stays bounded by the output
  * queue's high-water mark plus two pieces whatever the message size.
  *
+ * RETR pieces are made whole on a worker thread (pop3_piece_run): the
+ * bytes are read from the message's store stream straight into the buffer
+ * that goes out, with the "+OK" line in front of the first piece and the
+ * terminating "." line after the last, and stuffed there if a line starts
+ * with '.'. The loop thread only queues that buffer, so a message of up
+ * to one piece leaves in one send(), and neither the copying nor the scan
+ * for dots runs on the loop.
+ *
  * Clients download in order (RETR 1, RETR 2, ...), so when a RETR ends the
- * first pieces of the next two messages are read at once: the next RETR
+ * first pieces of the next two messages are made at once: the next RETR
  * then starts without waiting for the store.
+ *
+ * TOP reads with posthorn_store_read_async() and stuffs on the loop
+ * thread: it needs the header size from the message info and usually
+ * sends a few lines only.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pop3-session.h"
 
-/* Bytes per posthorn_store_read_async(): RETR reads big pieces (the
- * SQLite store's chunk size); TOP usually wants only the start. */
+#include <string.h>
+
+/* Message bytes per piece: RETR reads big pieces (the SQLite store's
+ * chunk size); TOP usually wants only the start. */
 #define POP3_RETR_PIECE (256 * 1024)
 #define POP3_TOP_PIECE (64 * 1024)
 /* Messages whose first piece is read ahead after a RETR. */
 #define POP3_READ_AHEAD 2
+/* Room for "+OK <size> octets\r\n". */
+#define POP3_RETR_HEADER_MAX 48
+/* Room for the end: CRLF (a last line without one) and ".\r\n". */
+#define POP3_RETR_END_MAX 5
+
+/* ---- RETR pieces, made on a worker thread ---- */
+
+typedef struct {
+  GInputStream *stream;    /* the message, read sequentially */
+  guint64 size;            /* message size in the snapshot */
+  guint64 offset;          /* where @stream is */
+  gsize length;            /* message bytes to read */
+  gboolean first;          /* put the "+OK" line in front */
+  gboolean at_line_start;  /* the byte at @offset starts a line */
+} Pop3PieceJob;
+
+typedef struct {
+  GBytes *bytes;           /* what goes on the wire */
+  gsize consumed;          /* message bytes read */
+  gboolean end;            /* @bytes ends with the terminating line */
+  gboolean at_line_start;  /* after @consumed */
+} Pop3Piece;
+
+static void
+piece_job_free (gpointer p)
+{
+  Pop3PieceJob *job = p;
+
+  g_object_unref (job->stream);
+  g_free (job);
+}
+
+static void
+piece_free (gpointer p)
+{
+  Pop3Piece *piece = p;
+
+  if (piece == NULL)
+    return;
+  g_clear_pointer (&piece->bytes, g_bytes_unref);
+  g_free (piece);
+}
+
+static gpointer
+piece_run (gpointer data, GCancellable *cancellable, GError **error)
+{
+  Pop3PieceJob *job = data;
+  gsize header = 0;
+  gsize got = 0;
+  guint8 *buffer;
+  const guint8 *body;
+  Pop3Stuffer stuffer;
+  Pop3Piece *piece;
+
+  buffer = g_malloc (POP3_RETR_HEADER_MAX + job->length + POP3_RETR_END_MAX);
+  if (job->first)
+    header = (gsize) g_snprintf ((char *) buffer, POP3_RETR_HEADER_MAX,
+                                 "+OK %" G_GUINT64_FORMAT " octets\r\n", job->size);
+  body = buffer + header;
+  if (job->length > 0 &&
+      !g_input_stream_read_all (job->stream, buffer + header, job->length, &got, cancellable,
+                                error))
+    {
+      g_free (buffer);
+      return NULL;
+    }
+
+  piece = g_new0 (Pop3Piece, 1);
+  piece->consumed = got;
+  /* A store copy that ends early ends the reply where it ends. */
+  piece->end = job->offset + got >= job->size || got < job->length;
+  pop3_stuffer_init (&stuffer);
+  stuffer.at_line_start = job->at_line_start;
+  if (got == 0 || pop3_stuffer_pass_through (&stuffer, body, got))
+    {
+      /* No line starts with '.': the buffer goes out as it is. */
+      gsize used = header + got;
+
+      if (piece->end)
+        {
+          if (!stuffer.at_line_start)
+            {
+              memcpy (buffer + used, "\r\n", 2);
+              used += 2;
+            }
+          memcpy (buffer + used, ".\r\n", 3);
+          used += 3;
+        }
+      piece->bytes = g_bytes_new_take (buffer, used);
+    }
+  else
+    {
+      GByteArray *out = g_byte_array_sized_new ((guint) (header + got + got / 32 + 64));
+
+      g_byte_array_append (out, buffer, (guint) header);
+      pop3_stuffer_feed (&stuffer, body, got, out);
+      if (piece->end)
+        pop3_stuffer_finish (&stuffer, out);
+      g_free (buffer);
+      piece->bytes = g_byte_array_free_to_bytes (out);
+    }
+  piece->at_line_start = stuffer.at_line_start;
+  return piece;
+}
+
+/* Starts making the piece of @stream at @offset on a worker. */
+static void
+piece_start (Pop3Session *session, GInputStream *stream, guint64 size, guint64 offset,
+             gboolean at_line_start, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Pop3PieceJob *job = g_new0 (Pop3PieceJob, 1);
+
+  job->stream = g_object_ref (stream);
+  job->size = size;
+  job->offset = offset;
+  job->length = (gsize) MIN (size - MIN (offset, size), (guint64) POP3_RETR_PIECE);
+  job->first = offset == 0;
+  job->at_line_start = at_line_start;
+  posthorn_worker_run (piece_run, job, piece_job_free, piece_free, session->cancellable,
+                       callback, user_data);
+}
+
+/* ---- RETR/TOP state ---- */
 
 struct _Pop3Retr {
   Pop3Session *session;
@@ -25,24 +162,27 @@ struct _Pop3Retr {
   guint64 size;
   gboolean top;
   guint64 lines;
-  guint64 offset;          /* the next byte to read */
-  Pop3Stuffer stuffer;
-  GBytes *pending;         /* read but not yet written */
-  gboolean busy;           /* a store call is in flight */
+  guint64 offset;          /* the next message byte to read */
+  GInputStream *stream;    /* RETR: the message */
+  gboolean at_line_start;  /* RETR: the byte at @offset starts a line */
+  Pop3Stuffer stuffer;     /* TOP */
+  GBytes *pending;         /* made or read, not yet written */
+  gboolean pending_end;    /* RETR: @pending ends the reply */
+  gboolean busy;           /* a store call or worker job is in flight */
   gboolean started;        /* the +OK line is out */
   gboolean waiting;        /* for the drained callback */
 };
 
-/* The first piece of a message after the last RETR, read ahead. */
+/* The first piece of a message after the last RETR, made ahead. */
 struct _Pop3Prefetch {
-  Pop3Session *session;    /* a reference while the read is in flight */
+  Pop3Session *session;    /* a reference while the job is in flight */
   guint msg;
-  guint32 uid;
-  GBytes *bytes;           /* once read */
+  GInputStream *stream;    /* the message, positioned after the piece */
+  Pop3Piece *piece;        /* once made */
   GError *error;           /* once failed */
-  gboolean busy;           /* the read is in flight */
+  gboolean busy;           /* the job is in flight */
   gboolean abandoned;      /* not wanted any more: the callback frees it */
-  Pop3Retr *retr;          /* a RETR waiting for the read */
+  Pop3Retr *retr;          /* a RETR waiting for the job */
 };
 
 static void retr_pump (Pop3Retr *retr);
@@ -51,12 +191,13 @@ static void retr_failed (Pop3Retr *retr, const GError *error);
 static void
 prefetch_free (Pop3Prefetch *prefetch)
 {
-  g_clear_pointer (&prefetch->bytes, g_bytes_unref);
+  piece_free (prefetch->piece);
+  g_clear_object (&prefetch->stream);
   g_clear_error (&prefetch->error);
   g_free (prefetch);
 }
 
-/* Forgets one read-ahead piece (freed now, or by its read's callback). */
+/* Forgets one read-ahead piece (freed now, or by its job's callback). */
 static void
 prefetch_drop_one (Pop3Prefetch *prefetch)
 {
@@ -75,7 +216,18 @@ pop3_prefetch_drop (Pop3Session *session)
     prefetch_drop_one (prefetch);
 }
 
-/* Hands a prefetched first piece to @retr as if it had read it. */
+/* Hands a made piece to @retr as if it had made it. */
+static void
+retr_take_piece (Pop3Retr *retr, Pop3Piece *piece)
+{
+  retr->offset += piece->consumed;
+  retr->at_line_start = piece->at_line_start;
+  retr->pending = g_steal_pointer (&piece->bytes);
+  retr->pending_end = piece->end;
+  retr_pump (retr);
+}
+
+/* Hands a prefetched first piece (and the stream after it) to @retr. */
 static void
 prefetch_give (Pop3Prefetch *prefetch, Pop3Retr *retr)
 {
@@ -84,14 +236,8 @@ prefetch_give (Pop3Prefetch *prefetch, Pop3Retr *retr)
       retr_failed (retr, prefetch->error);
       return;
     }
-  if (g_bytes_get_size (prefetch->bytes) == 0)
-    retr->size = 0;
-  else
-    {
-      retr->offset = g_bytes_get_size (prefetch->bytes);
-      retr->pending = g_steal_pointer (&prefetch->bytes);
-    }
-  retr_pump (retr);
+  g_set_object (&retr->stream, prefetch->stream);
+  retr_take_piece (retr, prefetch->piece);
 }
 
 static void
@@ -102,7 +248,7 @@ prefetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
   Pop3Retr *retr = prefetch->retr;
 
   prefetch->busy = FALSE;
-  prefetch->bytes = posthorn_store_read_finish (result, &prefetch->error);
+  prefetch->piece = posthorn_worker_finish (result, &prefetch->error);
   if (retr != NULL)
     {
       /* A RETR of this message waits for it (it left the queue). */
@@ -127,8 +273,8 @@ prefetch_done (GObject *source, GAsyncResult *result, gpointer user_data)
   pop3_session_unref (session);
 }
 
-/* Reads the first pieces of the POP3_READ_AHEAD messages after @msg that
- * are not read yet. */
+/* Makes the first pieces of the POP3_READ_AHEAD messages after @msg that
+ * are not made yet. */
 static void
 prefetch_after (Pop3Session *session, guint msg)
 {
@@ -147,14 +293,13 @@ prefetch_after (Pop3Session *session, guint msg)
       prefetch = g_new0 (Pop3Prefetch, 1);
       prefetch->session = pop3_session_ref (session);
       prefetch->msg = next;
-      prefetch->uid = session->uids[next - 1];
+      prefetch->stream = posthorn_store_open_stream (session->store_user, "INBOX",
+                                                     session->uidvalidity,
+                                                     session->uids[next - 1]);
       prefetch->busy = TRUE;
       g_queue_push_tail (&session->prefetches, prefetch);
-      posthorn_store_read_async (session->store_user, "INBOX", session->uidvalidity,
-                                 prefetch->uid, 0,
-                                 (gsize) MIN (session->sizes[next - 1],
-                                              (guint64) POP3_RETR_PIECE),
-                                 session->cancellable, prefetch_done, prefetch);
+      piece_start (session, prefetch->stream, session->sizes[next - 1], 0, TRUE,
+                   prefetch_done, prefetch);
     }
 }
 
@@ -179,6 +324,7 @@ void
 pop3_retr_free (Pop3Retr *retr)
 {
   g_clear_pointer (&retr->pending, g_bytes_unref);
+  g_clear_object (&retr->stream);
   g_free (retr);
 }
 
@@ -194,39 +340,31 @@ retr_end (Pop3Retr *retr)
 }
 
 static void
-retr_start_reply (Pop3Retr *retr)
+top_start_reply (Pop3Retr *retr)
 {
   if (retr->started)
     return;
   retr->started = TRUE;
-  if (retr->top)
-    pop3_session_reply (retr->session, "+OK Top of message %u follows", retr->msg);
-  else
-    pop3_session_reply (retr->session, "+OK %" G_GUINT64_FORMAT " octets", retr->size);
+  pop3_session_reply (retr->session, "+OK Top of message %u follows", retr->msg);
 }
 
+/* TOP: stuffs a piece read by posthorn_store_read_async() on the loop. */
 static void
-retr_write (Pop3Retr *retr, GBytes *bytes)
+top_write (Pop3Retr *retr, GBytes *bytes)
 {
   gsize length;
   const guint8 *data = g_bytes_get_data (bytes, &length);
-  GByteArray *out;
+  GByteArray *out = g_byte_array_sized_new ((guint) (length + length / 32 + 16));
   g_autoptr(GBytes) stuffed = NULL;
 
-  retr_start_reply (retr);
-  /* Most pieces have no line starting with '.': send them as they are. */
-  if (pop3_stuffer_pass_through (&retr->stuffer, data, length))
-    {
-      posthorn_connection_write_bytes (retr->session->conn, bytes);
-      return;
-    }
-  out = g_byte_array_sized_new ((guint) (length + length / 32 + 16));
+  top_start_reply (retr);
   pop3_stuffer_feed (&retr->stuffer, data, length, out);
   stuffed = g_byte_array_free_to_bytes (out);
   posthorn_connection_write_bytes (retr->session->conn, stuffed);
 }
 
 static void retr_read_done (GObject *source, GAsyncResult *result, gpointer user_data);
+static void retr_piece_done (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 retr_pump (Pop3Retr *retr)
@@ -241,30 +379,49 @@ retr_pump (Pop3Retr *retr)
           posthorn_connection_notify_drained (session->conn);
           return;
         }
-      retr_write (retr, retr->pending);
+      if (retr->top)
+        top_write (retr, retr->pending);
+      else
+        {
+          retr->started = TRUE;
+          posthorn_connection_write_bytes (session->conn, retr->pending);
+        }
       g_clear_pointer (&retr->pending, g_bytes_unref);
+      if (!retr->top && retr->pending_end)
+        {
+          posthorn_connection_count (session->conn, "retr", 1);
+          prefetch_after (session, retr->msg);
+          retr_end (retr);
+          return;
+        }
     }
   if (retr->busy)
     return;
+  if (!retr->top)
+    {
+      retr->busy = TRUE;
+      if (retr->stream == NULL)
+        retr->stream = posthorn_store_open_stream (session->store_user, "INBOX",
+                                                   session->uidvalidity, retr->uid);
+      piece_start (session, retr->stream, retr->size, retr->offset, retr->at_line_start,
+                   retr_piece_done, retr);
+      return;
+    }
   if (retr->stuffer.done || retr->offset >= retr->size)
     {
       g_autoptr(GByteArray) end = g_byte_array_sized_new (8);
 
-      retr_start_reply (retr);
+      top_start_reply (retr);
       pop3_stuffer_finish (&retr->stuffer, end);
       posthorn_connection_write (session->conn, end->data, end->len);
-      posthorn_connection_count (session->conn, retr->top ? "top" : "retr", 1);
-      if (!retr->top)
-        prefetch_after (session, retr->msg);
+      posthorn_connection_count (session->conn, "top", 1);
       retr_end (retr);
       return;
     }
   retr->busy = TRUE;
   posthorn_store_read_async (session->store_user, "INBOX", session->uidvalidity, retr->uid,
                              retr->offset,
-                             (gsize) MIN (retr->size - retr->offset,
-                                          (guint64) (retr->top ? POP3_TOP_PIECE
-                                                               : POP3_RETR_PIECE)),
+                             (gsize) MIN (retr->size - retr->offset, (guint64) POP3_TOP_PIECE),
                              session->cancellable, retr_read_done, retr);
 }
 
@@ -293,6 +450,26 @@ retr_failed (Pop3Retr *retr, const GError *error)
       pop3_session_reply (session, "-ERR [SYS/TEMP] Cannot read message %u", retr->msg);
     }
   retr_end (retr);
+}
+
+static void
+retr_piece_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pop3Retr *retr = user_data;
+  g_autoptr(GError) error = NULL;
+  Pop3Piece *piece = posthorn_worker_finish (result, &error);
+
+  retr->busy = FALSE;
+  if (piece == NULL || retr->session->closed)
+    {
+      piece_free (piece);
+      if (error == NULL)
+        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "connection closed");
+      retr_failed (retr, error);
+      return;
+    }
+  retr_take_piece (retr, piece);
+  piece_free (piece);
 }
 
 static void
@@ -368,13 +545,13 @@ pop3_retr_start (Pop3Session *session, Pop3Command *cmd)
   retr->size = session->sizes[msg - 1];
   retr->top = cmd->kind == POP3_CMD_TOP;
   retr->lines = cmd->lines;
+  retr->at_line_start = TRUE;
   session->retr = retr;
   pop3_session_begin_async (session);
   if (!retr->top)
     {
       Pop3Prefetch *prefetch = prefetch_take (session, msg);
 
-      pop3_stuffer_init (&retr->stuffer);
       if (prefetch == NULL)
         retr_pump (retr);
       else if (!prefetch->busy)
@@ -410,7 +587,7 @@ pop3_retr_abandon (Pop3Session *session)
 {
   Pop3Retr *retr = session->retr;
 
-  /* A store call in flight ends the stream from its callback. */
+  /* A store call or job in flight ends the stream from its callback. */
   if (retr != NULL && !retr->busy)
     retr_end (retr);
 }
