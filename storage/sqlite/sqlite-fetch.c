@@ -248,9 +248,6 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
     }
   sqlite3_reset (stmt);
   ok = rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
-  /* Text not (or not all) in the index yet: see sqlite-index.c. */
-  if (ok)
-    ok = sqlite_search_scan (conn, &mb, body, needle, out_uids, error);
 out:
   sqlite_store_reader_release (store, conn);
   return ok;

@@ -84,6 +84,70 @@ test_sqlite_path_and_wal (void)
   store_test_clear_settings ();
 }
 
+/* Reads of a message of several 256 KiB chunks, in pieces that straddle
+ * the chunk ends, give its bytes; with a chunk gone from the database a
+ * read that needs it fails as damaged, one that does not still works. */
+static void
+test_sqlite_read_chunks (void)
+{
+  g_autofree char *dir = make_state_dir ();
+  g_autofree char *db_path = g_build_filename (dir, "mail.db", NULL);
+  g_autoptr(GString) text = g_string_new ("Subject: chunks\r\n\r\n");
+  g_autoptr(GBytes) expected = NULL;
+  const gsize pieces[] = { 1000, 65536, 262143, 262144, 300000, 1 << 20 };
+  guint32 uid;
+  sqlite3 *db = NULL;
+  g_autofree char *sql = NULL;
+  g_autofree char *body_id = NULL;
+
+  for (guint i = 0; text->len < 700 * 1024; i++)
+    g_string_append_printf (text, "line %u of a message that spans three chunks\r\n", i);
+  expected = g_bytes_new (text->str, text->len);
+  store_test_load (dir);
+  {
+    g_autoptr(PosthornStoreUser) user = store_test_open_user ("carol@example.org");
+
+    uid = store_test_append_simple (user, "INBOX", text->str);
+    for (guint i = 0; i < G_N_ELEMENTS (pieces); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) got = store_test_read_all (user, "INBOX", 0, uid, pieces[i], &error);
+
+        g_assert_no_error (error);
+        g_assert_true (g_bytes_equal (got, expected));
+      }
+  }
+  store_test_unload ();
+
+  body_id = query_text (db_path, "SELECT body_id FROM messages WHERE uid = (SELECT MAX(uid) FROM messages)");
+  g_assert_nonnull (body_id);
+  sql = g_strdup_printf ("DELETE FROM chunks WHERE id = (%s << 24) | 1", body_id);
+  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+
+  store_test_load (dir);
+  {
+    g_autoptr(PosthornStoreUser) user = store_test_open_user ("carol@example.org");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) all = NULL;
+    g_autoptr(GBytes) first = NULL;
+    g_autoptr(GAsyncResult) res = NULL;
+
+    all = store_test_read_all (user, "INBOX", 0, uid, 1 << 20, &error);
+    g_assert_null (all);
+    g_assert_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED);
+    g_assert_nonnull (strstr (error->message, "damaged"));
+    posthorn_store_read_async (user, "INBOX", 0, uid, 1000, 5000, NULL, store_test_result_cb, &res);
+    first = posthorn_store_read_finish (store_test_wait (&res), NULL);
+    g_assert_nonnull (first);
+    g_assert_cmpmem (g_bytes_get_data (first, NULL), g_bytes_get_size (first), text->str + 1000, 5000);
+  }
+  store_test_unload ();
+  remove_state_dir (dir);
+}
+
 /* A database written by a newer plugin is refused at start-up, untouched. */
 static void
 test_sqlite_newer_schema_refused (void)
@@ -150,6 +214,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/storage-sqlite/config/path-and-wal", test_sqlite_path_and_wal);
   g_test_add_func ("/storage-sqlite/schema/newer-version-refused", test_sqlite_newer_schema_refused);
+  g_test_add_func ("/storage-sqlite/read/chunks-and-a-missing-one", test_sqlite_read_chunks);
   g_test_add_func ("/store/registry/two-stores-refused", test_two_stores_refused);
   return g_test_run ();
 }
