@@ -120,33 +120,50 @@ sqlite_read (gpointer data, const char *user, const char *name, guint32 uidvalid
     goto out;
   length = (gsize) MIN ((guint64) length, size - offset);
 
-  stmt = sqlite_store_stmt (conn, "SELECT id, data FROM chunks WHERE id >= ?1 AND id < ?2 ORDER BY id",
-                            error);
-  if (stmt == NULL)
-    {
-      done = -1;
-      goto out;
-    }
-  sqlite3_bind_int64 (stmt, 1, (body_id << SQLITE_STORE_CHUNK_BITS) |
-                                 (gint64) (offset / SQLITE_STORE_CHUNK_SIZE));
-  sqlite3_bind_int64 (stmt, 2, (body_id << SQLITE_STORE_CHUNK_BITS) |
-                                 (gint64) ((offset + length - 1) / SQLITE_STORE_CHUNK_SIZE + 1));
-  while ((gsize) done < length && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      guint64 chunk = (guint64) (sqlite3_column_int64 (stmt, 0) & ((1 << SQLITE_STORE_CHUNK_BITS) - 1));
-      guint64 chunk_start = chunk * SQLITE_STORE_CHUNK_SIZE;
-      const guint8 *bytes = sqlite3_column_blob (stmt, 1);
-      guint64 chunk_len = (guint64) sqlite3_column_bytes (stmt, 1);
-      guint64 pos = offset + (guint64) done;
-      gsize n;
+  /* Incremental blob I/O copies straight from the pages into @buffer; a
+   * SELECT of the data column would first assemble the whole chunk in a
+   * buffer of its own (one more copy of every byte read). */
+  {
+    sqlite3_blob *blob = NULL;
+    guint64 chunk = offset / SQLITE_STORE_CHUNK_SIZE;
 
-      if (pos < chunk_start || pos >= chunk_start + chunk_len)
-        break;
-      n = (gsize) MIN (chunk_start + chunk_len - pos, (guint64) (length - (gsize) done));
-      memcpy ((guint8 *) buffer + done, bytes + (pos - chunk_start), n);
-      done += (gssize) n;
-    }
-  sqlite3_reset (stmt);
+    while ((gsize) done < length)
+      {
+        guint64 pos = offset + (guint64) done;
+        guint64 in_chunk = pos - chunk * SQLITE_STORE_CHUNK_SIZE;
+        gint64 rowid = (body_id << SQLITE_STORE_CHUNK_BITS) | (gint64) chunk;
+        guint64 chunk_len;
+        gsize n;
+
+        rc = blob == NULL ? sqlite3_blob_open (conn->db, "main", "chunks", "data", rowid, 0, &blob)
+                          : sqlite3_blob_reopen (blob, rowid);
+        if (rc == SQLITE_ERROR)
+          break;  /* no such chunk: reported as damaged below */
+        if (rc != SQLITE_OK)
+          {
+            sqlite_store_set_error (conn, rc, error);
+            done = -1;
+            break;
+          }
+        chunk_len = (guint64) sqlite3_blob_bytes (blob);
+        if (in_chunk >= chunk_len)
+          break;
+        n = (gsize) MIN (chunk_len - in_chunk, (guint64) (length - (gsize) done));
+        rc = sqlite3_blob_read (blob, (guint8 *) buffer + done, (int) n, (int) in_chunk);
+        if (rc != SQLITE_OK)
+          {
+            sqlite_store_set_error (conn, rc, error);
+            done = -1;
+            break;
+          }
+        done += (gssize) n;
+        chunk++;
+      }
+    if (blob != NULL)
+      sqlite3_blob_close (blob);
+    if (done < 0)
+      goto out;
+  }
   if ((gsize) done < length)
     {
       g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_FAILED,
@@ -248,6 +265,9 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
     }
   sqlite3_reset (stmt);
   ok = rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
+  /* Text not (or not all) in the index yet: see sqlite-index.c. */
+  if (ok)
+    ok = sqlite_search_scan (conn, &mb, body, needle, out_uids, error);
 out:
   sqlite_store_reader_release (store, conn);
   return ok;
