@@ -2,7 +2,9 @@
  * logs in as its own user (USER/PASS), STATs and RETRs every message in
  * order, then QUITs. Reports octets, seconds, MB/s and the peak RSS of a
  * server process tree (--rss-pid: the pid and all its descendants,
- * sampled every 50 ms; a scan of /proc costs CPU the servers need).
+ * sampled every 50 ms; a scan of /proc costs CPU the servers need), and
+ * the CPU time that tree used during the run (server_cpu_s: on a shared
+ * machine a steadier figure than MB/s).
  *
  *   pop3-load --port 1110 --user-format 'bench%u@example.org' \
  *             --password pw --sessions 20 --rss-pid 1234
@@ -193,30 +195,44 @@ out:
   return NULL;
 }
 
-/* RSS in KiB of @pid and all its descendants. */
+/* RSS in KiB of @root and all its descendants and, in @cpu_ticks if not
+ * NULL, the CPU time they used (user + system, including that of reaped
+ * children: Dovecot's pop3 processes end with their sessions), in clock
+ * ticks. */
 static guint64
-tree_rss_kb (int root)
+tree_usage (int root, guint64 *cpu_ticks)
 {
   g_autoptr(GHashTable) parents = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) ticks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
   const char *name;
   guint64 total = 0;
 
+  if (cpu_ticks != NULL)
+    *cpu_ticks = 0;
   while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
     {
       g_autofree char *path = NULL;
       g_autofree char *stat = NULL;
       const char *close_paren;
       int ppid = 0;
+      unsigned long long utime = 0, stime = 0, cutime = 0, cstime = 0;
+      guint64 *t;
 
       if (!g_ascii_isdigit (name[0]))
         continue;
       path = g_strdup_printf ("/proc/%s/stat", name);
+      /* fields after the name: state ppid pgrp session tty tpgid flags
+       * minflt cminflt majflt cmajflt utime stime cutime cstime */
       if (!g_file_get_contents (path, &stat, NULL, NULL) ||
           (close_paren = strrchr (stat, ')')) == NULL ||
-          sscanf (close_paren + 2, "%*c %d", &ppid) != 1)
+          sscanf (close_paren + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+                  &ppid, &utime, &stime, &cutime, &cstime) != 5)
         continue;
       g_hash_table_insert (parents, GINT_TO_POINTER (atoi (name)), GINT_TO_POINTER (ppid));
+      t = g_new (guint64, 1);
+      *t = utime + stime + cutime + cstime;
+      g_hash_table_insert (ticks, GINT_TO_POINTER (atoi (name)), t);
     }
   {
     GHashTableIter iter;
@@ -235,6 +251,8 @@ tree_rss_kb (int root)
           p = GPOINTER_TO_INT (g_hash_table_lookup (parents, GINT_TO_POINTER (p)));
         if (p != root)
           continue;
+        if (cpu_ticks != NULL)
+          *cpu_ticks += *(guint64 *) g_hash_table_lookup (ticks, key);
         path = g_strdup_printf ("/proc/%d/status", pid);
         if (g_file_get_contents (path, &status, NULL, NULL) &&
             (vm = strstr (status, "VmRSS:")) != NULL)
@@ -242,6 +260,12 @@ tree_rss_kb (int root)
       }
   }
   return total;
+}
+
+static guint64
+tree_rss_kb (int root)
+{
+  return tree_usage (root, NULL);
 }
 
 static volatile gboolean sampling = TRUE;
@@ -293,7 +317,8 @@ main (int argc, char **argv)
     }
   sessions = g_new0 (Session, opt_sessions);
   threads = g_new0 (GThread *, opt_sessions);
-  guint64 start_rss_kb = opt_rss_pid > 0 ? tree_rss_kb (opt_rss_pid) : 0;
+  guint64 start_ticks = 0, end_ticks = 0;
+  guint64 start_rss_kb = opt_rss_pid > 0 ? tree_usage (opt_rss_pid, &start_ticks) : 0;
 
   if (opt_rss_pid > 0)
     sampler = g_thread_new ("rss", sampler_run, NULL);
@@ -318,9 +343,18 @@ main (int argc, char **argv)
   sampling = FALSE;
   if (sampler != NULL)
     g_thread_join (sampler);
+  if (opt_rss_pid > 0)
+    {
+      /* Dovecot's master reaps the pop3 processes a moment after they end */
+      g_usleep (200000);
+      tree_usage (opt_rss_pid, &end_ticks);
+    }
   printf ("sessions=%d messages=%u octets=%" G_GUINT64_FORMAT " seconds=%.3f MB/s=%.1f "
-          "start_rss_kb=%" G_GUINT64_FORMAT " peak_rss_kb=%" G_GUINT64_FORMAT " failed=%d\n",
+          "start_rss_kb=%" G_GUINT64_FORMAT " peak_rss_kb=%" G_GUINT64_FORMAT
+          " server_cpu_s=%.2f failed=%d\n",
           opt_sessions, messages, octets, seconds, (double) octets / seconds / 1e6,
-          start_rss_kb, peak_rss_kb, failed);
+          start_rss_kb, peak_rss_kb,
+          (double) (end_ticks - MIN (end_ticks, start_ticks)) / (double) sysconf (_SC_CLK_TCK),
+          failed);
   return failed > 0 ? 1 : 0;
 }

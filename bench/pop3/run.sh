@@ -6,8 +6,8 @@
 #
 # 1. one session downloads (RETR all) BIG_COUNT messages of MSG_SIZE bytes;
 # 2. USERS sessions in parallel, one per user, each RETR all of PER_USER.
-# Prints MB/s and the peak RSS of each server's process tree, and the
-# ratio posthornd/dovecot. Environment overrides: MSG_SIZE (102400),
+# Prints MB/s, the peak RSS and the CPU time of each server's process
+# tree, and the ratio posthornd/dovecot. Environment overrides: MSG_SIZE (102400),
 # BIG_COUNT (1000), USERS (20), PER_USER (100), ROUNDS (3: the median is
 # reported), KEEP=1 keeps the work dir.
 #
@@ -141,9 +141,12 @@ for scenario in "one:1:0" "parallel:$USERS:1"; do
   ph_rss=$(field peak_rss_kb <<< "$ph_all" | sort -n | tail -1)
   dc_rss=$(field peak_rss_kb <<< "$dc_all" | sort -n | tail -1)
   ph_start=$(field start_rss_kb <<< "$ph_all" | sort -n | head -1)
+  ph_cpu=$(field server_cpu_s <<< "$ph_all" | median)
+  dc_cpu=$(field server_cpu_s <<< "$dc_all" | median)
   results+=("$(awk -v n="$name" -v a="$ph_mbs" -v b="$dc_mbs" -v r="$ph_rss" -v s="$dc_rss" -v q="$ph_start" \
-    'BEGIN { printf "%-9s posthornd %7.1f MB/s peak %6.1f MiB (%.1f at start) | dovecot %7.1f MB/s peak %6.1f MiB | ratio %.2fx", n, a, r/1024, q/1024, b, s/1024, a/b }')")
+    -v c="$ph_cpu" -v d="$dc_cpu" \
+    'BEGIN { printf "%-9s posthornd %7.1f MB/s peak %6.1f MiB (%.1f at start) cpu %5.2f s | dovecot %7.1f MB/s peak %6.1f MiB cpu %5.2f s | ratio %.2fx", n, a, r/1024, q/1024, c, b, s/1024, d, a/b }')")
 done
 echo
-echo "median of $ROUNDS rounds, $MSG_SIZE-byte messages; peak RSS of each server's process tree"
+echo "median of $ROUNDS rounds, $MSG_SIZE-byte messages; peak RSS of each server's process tree; cpu: CPU time of that tree during a round"
 printf '%s\n' "${results[@]}"
