@@ -317,12 +317,15 @@ void posthorn_store_append_async (PosthornStoreUser *user,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data);
 
-/* One message of posthorn_store_append_multi_async(). */
+/* One message of posthorn_store_append_multi_async(). Callers pass an
+ * array of them, so the size is fixed: zero the reserved fields (later
+ * ABI minors may give them a meaning where zero keeps today's). */
 typedef struct {
   PosthornMessage *message;
   guint32 flags;                 /* system flags */
   const char *const *keywords;   /* NULL-terminated or NULL */
   gint64 internal_date;          /* Unix seconds (0: now) */
+  gpointer _reserved[2];
 } PosthornStoreAppendItem;
 
 /* Adds @n_items messages to @mailbox of @user at once (IMAP MULTIAPPEND,
