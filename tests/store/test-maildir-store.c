@@ -771,7 +771,11 @@ test_deliver_failure_leaves_nothing (Fixture *f, gconstpointer data)
     }
   g_assert_cmpuint (files_of (f, "alice"), ==, 1);
   elsewhere = g_strdup ("/dev/shm/posthorn-maildir-cur-XXXXXX");
-  g_assert_nonnull (g_mkdtemp (elsewhere));
+  if (g_mkdtemp (elsewhere) == NULL)
+    {
+      g_test_skip ("cannot make a directory in /dev/shm to fail a rename with");
+      return;
+    }
   {
     g_autoptr(GDir) d = g_dir_open (carol_cur, 0, NULL);
     const char *name;
