@@ -16,6 +16,11 @@
 #   BENCH_SECONDS  length of one timed IMAP run (default 10)
 #   BENCH_BUILD    build directory (default build-bench)
 #   BENCH_KEEP=1   keep the temp dir (logs, configs, raw results)
+#   BENCH_STORES   store plugins of the store load (default "storage-sqlite storage-maildir")
+#
+# Every load prints its wall time as it ends ("bench: time: ...") and the
+# table's header lists them all; the budget is in bench/README.md ("How
+# long the full suite takes").
 #
 # Loads, measurement and caveats: bench/README.md.
 #
@@ -34,6 +39,14 @@ for l in "${LOADS[@]}"; do
   case "$l" in imap|pop3|smtp|idle|store) ;; *) echo "usage: $0 [imap|pop3|smtp|idle|store|all]..." >&2; exit 2 ;; esac
 done
 
+# phase_time NAME START_EPOCH: one wall-time line for the log and the table
+phase_time () {
+  local s=$(( $(date +%s) - $2 ))
+  log "time: $1 took $s s"
+  [ -n "$W" ] && printf '%s\t%s\n' "$1" "$s" >> "$W/times.tsv"
+  return 0
+}
+
 scaled () { awk -v n="$1" -v s="$SCALE" -v min="${2:-1}" 'BEGIN { v = int(n * s + 0.5); print (v < min ? min : v) }'; }
 log () { echo "bench: $*" >&2; }
 
@@ -46,7 +59,7 @@ install_packages () {
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   fi
   posthorn_install_deps "${POSTHORN_BUILD_DEPS[@]}" \
-    dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix gnuplot-nox python3
+    dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix gnuplot-nox python3 eatmydata
 }
 
 build_posthorn () {
@@ -54,7 +67,7 @@ build_posthorn () {
     meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Db_ndebug=if-release -Dbench=enabled >/dev/null
   fi
   # only what the loads run: a test elsewhere that does not build does not stop us
-  local targets=(core/posthornd plugins/auth-passwd-file.so plugins/storage-sqlite.so
+  local targets=(core/posthornd plugins/auth-passwd-file.so plugins/storage-sqlite.so plugins/storage-maildir.so
                  plugins/imap4.so plugins/pop3.so plugins/smtp.so tests/pop3/plugins/test-inject.so
                  bench/bench-procmon bench/imap-load bench/idle-load)
   if ! ninja -C "$BUILD" "${targets[@]}" > "$BUILD/bench-build.log" 2>&1; then
@@ -237,11 +250,13 @@ service imap-hibernate {
   local dc=$DC_PID
   wait_port 22143; wait_port 22144
   IMAP_PH_PID=$ph; IMAP_DC_PID=$dc
+  local t0; t0=$(date +%s)
   "$BUILD/bench/imap-load" --port 22143 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-ph.txt"
   "$BUILD/bench/imap-load" --port 22144 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-dc.txt"
   log "imap: warm-up"
   "$BUILD/bench/imap-load" --port 22143 --clients 10 --seconds 3 > /dev/null
   "$BUILD/bench/imap-load" --port 22144 --clients 10 --seconds 3 > /dev/null
+  phase_time "imap: seeding and warm-up (not measured)" "$t0"
 
   local r c side port pid f
   : > "$W/imap-plot.tsv"
@@ -285,7 +300,7 @@ load_idle () {
     log "idle: needs the imap servers: running the imap seeding first"
     RUNS_SAVED=$RUNS; RUNS=0; load_imap; RUNS=$RUNS_SAVED
   fi
-  local r side port pid f mode flags=()
+  local side port pid f mode flags=()
   local key="IDLE fleet ($n sessions)"
   # Dovecot's IDLE watches the mailbox with one inotify instance per
   # process; past fs.inotify.max_user_instances (128) it falls back to
@@ -298,44 +313,68 @@ load_idle () {
       log "idle: could not raise fs.inotify.max_user_instances ($cur): Dovecot's IDLE will poll"
     fi
   fi
-  for r in $(seq 1 "$RUNS"); do
-    # Posthorn first: when it has no IDLE yet, Dovecot's sessions stay
-    # selected without IDLE too (--no-idle), so both hold the same thing
-    for side in ph inc; do
-      if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; flags=(); else port=22144; pid=$IMAP_DC_PID; fi
-      f="$W/idle-$side-r$r.txt"
-      log "idle: run $r/$RUNS, $n sessions, $side"
-      if ! measure "$pid" "$f" -- "$BUILD/bench/idle-load" --port "$port" --sessions "$n" \
-             --users "$IMAP_USERS" --hold "$hold" --deliveries "$deliveries" --interval-ms 100 \
-             "${flags[@]}"; then
-        [ "$r" = 1 ] && note "$key, peak RSS" $side "the fleet did not come up (see $f)"
-        continue
-      fi
-      mode=$(field "$f" mode)
-      if [ $side = ph ]; then
-        IDLE_MODE=$mode
-        [ "$mode" = selected ] && flags=(--no-idle)
-      fi
-      record "$key, established" "" high $side "$(field "$f" established)"
-      record "$key, peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "$key, peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "$key, RSS at the end of the hold" "MiB" low $side "$(awk -v v="$(field "$f" server_last_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "$key, PSS at the end of the hold" "MiB" low $side "$(awk -v v="$(field "$f" server_last_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
-      record "$key, set-up time" "s" low $side "$(field "$f" setup_s)"
-      record "$key, server CPU s (set-up + ${hold} s hold)" "s" low $side "$(field "$f" server_cpu_s)"
-      record "$key, generator CPU s" "s" low $side "$(field "$f" gen_cpu_s)"
-      record "$key, monitor CPU s (/proc sampling)" "s" low $side "$(field "$f" monitor_cpu_s)"
-      record "$key, mode" "" "" $side "$mode"
-      if [ "$mode" = idle ] && [ "$(field "$f" exists_ok_n)" != 0 ]; then
-        record "IDLE push latency p50 (delivering client's OK read -> EXISTS read, $(field "$f" deliveries) deliveries)" "ms" low $side "$(awk -v v="$(field "$f" exists_ok_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
-        record "IDLE push latency p99 (delivering client's OK read -> EXISTS read, $(field "$f" deliveries) deliveries)" "ms" low $side "$(awk -v v="$(field "$f" exists_ok_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
-        record "IDLE pushes read before the delivering client's OK" "%" high $side "$(awk -v a="$(field "$f" exists_before_ok_n)" -v n="$(field "$f" exists_ok_n)" 'BEGIN{printf "%.1f", 100 * a / n}')"
-      fi
-      if [ "$mode" = idle ] && [ "$(field "$f" exists_n)" != 0 ]; then
-        record "IDLE push latency p50 (APPEND sent -> EXISTS read)" "ms" low $side "$(awk -v v="$(field "$f" exists_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
-        record "IDLE push latency p99 (APPEND sent -> EXISTS read)" "ms" low $side "$(awk -v v="$(field "$f" exists_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
-      fi
-    done
+  # One fleet per server, measured RUNS times: the deliveries are split
+  # into RUNS consecutive windows of the same held fleet (idle-load
+  # --windows), each window one sample of the push latency figures. The
+  # fleet's own figures (set-up time, memory, CPU) are one sample per
+  # server: setting up a second and third fleet of 10,000 sessions (two
+  # minutes each for Dovecot) would only repeat them. README: "How long the
+  # full suite takes".
+  local windows=$(( RUNS < deliveries ? RUNS : deliveries ))
+  [ "$windows" -lt 1 ] && windows=1
+  local t0 wk
+  # Posthorn first: when it has no IDLE yet, Dovecot's sessions stay
+  # selected without IDLE too (--no-idle), so both hold the same thing
+  for side in ph inc; do
+    if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; flags=(); else port=22144; pid=$IMAP_DC_PID; fi
+    f="$W/idle-$side.txt"
+    log "idle: $n sessions, $side: one fleet, $deliveries deliveries in $windows windows"
+    t0=$(date +%s)
+    if ! measure "$pid" "$f" -- "$BUILD/bench/idle-load" --port "$port" --sessions "$n" \
+           --users "$IMAP_USERS" --hold "$hold" --deliveries "$deliveries" --interval-ms 100 \
+           --windows "$windows" "${flags[@]}"; then
+      note "$key, peak RSS" $side "the fleet did not come up (see $f)"
+      phase_time "idle: $side fleet" "$t0"
+      continue
+    fi
+    phase_time "idle: $side fleet (set-up $(field "$f" setup_s) s, then $(field "$f" deliveries) deliveries)" "$t0"
+    mode=$(field "$f" mode)
+    if [ $side = ph ]; then
+      IDLE_MODE=$mode
+      [ "$mode" = selected ] && flags=(--no-idle)
+    fi
+    record "$key, established" "" high $side "$(field "$f" established)"
+    record "$key, errors (sessions lost, failed commands)" "" low $side "$(field "$f" errors)"
+    record "$key, peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+    record "$key, peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+    record "$key, RSS at the end of the hold" "MiB" low $side "$(awk -v v="$(field "$f" server_last_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+    record "$key, PSS at the end of the hold" "MiB" low $side "$(awk -v v="$(field "$f" server_last_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
+    record "$key, set-up time" "s" low $side "$(field "$f" setup_s)"
+    record "$key, server CPU s (set-up + hold + deliveries)" "s" low $side "$(field "$f" server_cpu_s)"
+    record "$key, generator CPU s" "s" low $side "$(field "$f" gen_cpu_s)"
+    record "$key, monitor CPU s (/proc sampling)" "s" low $side "$(field "$f" monitor_cpu_s)"
+    record "$key, mode" "" "" $side "$mode"
+    [ "$mode" = idle ] || continue
+    # one sample per window
+    # the windows cover the first $deliveries (a hold longer than they take
+    # goes on delivering: that is in the "all" rows only)
+    wk="window of $(( deliveries / windows )) deliveries"
+    awk -v side=$side -v wk="$wk" '
+      function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
+      /^window / && v("w_exists_ok_n") > 0 {
+        printf "IDLE push latency p50 (delivering client'"'"'s OK read -> EXISTS read), per %s\tms\tlow\t%s\t%.2f\n", wk, side, v("w_exists_ok_p50_us") / 1000
+        printf "IDLE push latency p99 (delivering client'"'"'s OK read -> EXISTS read), per %s\tms\tlow\t%s\t%.2f\n", wk, side, v("w_exists_ok_p99_us") / 1000
+        printf "IDLE pushes read before the delivering client'"'"'s OK, per %s\t%%\thigh\t%s\t%.1f\n", wk, side, 100 * v("w_exists_before_ok_n") / v("w_exists_ok_n")
+      }
+      /^window / && v("w_exists_n") > 0 {
+        printf "IDLE push latency p50 (APPEND sent -> EXISTS read), per %s\tms\tlow\t%s\t%.2f\n", wk, side, v("w_exists_p50_us") / 1000
+        printf "IDLE push latency p99 (APPEND sent -> EXISTS read), per %s\tms\tlow\t%s\t%.2f\n", wk, side, v("w_exists_p99_us") / 1000
+      }' "$f" >> "$W/results.tsv"
+    # and over all the deliveries of the fleet (issue #8's figure: one sample)
+    if [ "$(field "$f" exists_ok_n)" != 0 ]; then
+      record "IDLE push latency p50 (delivering client's OK read -> EXISTS read), all the fleet's deliveries (>= $deliveries)" "ms" low $side "$(awk -v v="$(field "$f" exists_ok_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+      record "IDLE push latency p99 (delivering client's OK read -> EXISTS read), all the fleet's deliveries (>= $deliveries)" "ms" low $side "$(awk -v v="$(field "$f" exists_ok_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+    fi
   done
   if [ "${IDLE_MODE:-}" = selected ]; then
     note "IDLE push latency (APPEND -> EXISTS)" ph "IDLE command not yet available in imap4"
@@ -475,6 +514,11 @@ SH
       record "SMTP messages/s vs smtp-sink (protocol ceiling)" "msg/s" high inc "$rate"
     fi
   done
+  local side
+  for side in ph inc sink; do
+    printf '%s\t%s\n' "smtp: $side, $RUNS runs (sum of the timed runs)" \
+      "$(cat "$W"/smtp-$side-r*.txt 2>/dev/null | awk '/^procmon / { for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) { sub(/^wall_s=/, "", $i); t += $i } } END { printf "%.0f", t }')" >> "$W/times.tsv"
+  done
   # Posthorn's side of the ceiling row is its own rate
   awk -F'\t' '$1 ~ /^SMTP messages\/s \(/ && $4 == "ph" { OFS="\t"; $1 = "SMTP messages/s vs smtp-sink (protocol ceiling)"; print }' \
     "$W/results.tsv" >> "$W/results.tsv.add" && cat "$W/results.tsv.add" >> "$W/results.tsv" && rm -f "$W/results.tsv.add"
@@ -512,27 +556,71 @@ load_pop3 () {
 }
 
 load_store () {
-  # bench/store/run.sh (the store helper's): the store API in-process,
-  # no incumbent runs the same thing.
-  local appends big f
+  # bench/store/run.sh (the store helper's): the store API in-process, no
+  # incumbent runs the same thing. Each plugin of BENCH_STORES side by side
+  # (issue #9: storage-maildir next to storage-sqlite):
+  # - the appends (issue #4: 10,000 x 10 KB, 1 and 8 clients, each
+  #   durable): one run, in a state dir of their own;
+  # - the big mailbox: a seed, not a measured figure. Filled once through
+  #   the same store API under eatmydata (fsync a no-op: the bytes and the
+  #   database end up as a durable fill leaves them, only sooner), then
+  #   sync; then BENCH_RUNS measured runs on it, each a restart, a warm
+  #   read-only open, the timed read-write open (SELECT) and the listing.
+  local appends big f d st t0 tag r fill_cmd=()
+  local stores
+  read -ra stores <<< "${BENCH_STORES:-storage-sqlite storage-maildir}"
   appends=$(scaled 10000 200); big=$(scaled 100000 1000)
-  f="$W/store.txt"
-  log "store: $appends appends x 10 KB, $big-message mailbox (one run)"
-  mkdir -p "$W/store"
-  if ! TMPDIR="$W/store" bash "$ROOT/bench/store/run.sh" "$BUILD" --appends "$appends" --size 10240 \
-       --big "$big" > "$f" 2> "$f.err"; then
-    log "store: bench/store/run.sh failed: $(tail -2 "$f.err")"
-    note "store append, 1 client" ph "bench/store/run.sh failed"
-    return 0
-  fi
   local why="no incumbent: Posthorn's store API, in-process"
-  sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 1 client" "msg/s" high ph "$v"; done
-  sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store append 10 KB, 8 clients" "msg/s" high ph "$v"; done
-  sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store open of a $big-message mailbox" "ms" low ph "$v"; done
-  sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store list all UIDs+flags, $big messages" "ms" low ph "$v"; done
-  for k in "store append 10 KB, 1 client" "store append 10 KB, 8 clients" \
-           "store open of a $big-message mailbox" "store list all UIDs+flags, $big messages"; do
-    note "$k" inc "$why"
+  command -v eatmydata >/dev/null && fill_cmd=(eatmydata)
+  mkdir -p "$W/store"
+  for st in "${stores[@]}"; do
+    tag=${st#storage-}
+    f="$W/store-$tag-append.txt"
+    log "store: $st, $appends appends x 10 KB, 1 and 8 clients (one run)"
+    t0=$(date +%s)
+    if ! TMPDIR="$W/store" bash "$ROOT/bench/store/run.sh" "$BUILD" --store "$st" --appends "$appends" \
+         --size 10240 --big 0 > "$f" 2> "$f.err"; then
+      log "store: bench/store/run.sh failed: $(tail -2 "$f.err")"
+      note "store ($tag) append 10 KB, 1 client" ph "bench/store/run.sh failed: $(tail -1 "$f.err")"
+      phase_time "store: $st appends" "$t0"
+      continue
+    fi
+    phase_time "store: $st appends" "$t0"
+    sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 1 client" "msg/s" high ph "$v"; done
+    sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 8 clients" "msg/s" high ph "$v"; done
+
+    d="$W/store/big-$tag"
+    mkdir -p "$d"
+    log "store: $st, seeding a $big-message mailbox (${fill_cmd[*]:-with fsync: eatmydata is missing})"
+    t0=$(date +%s)
+    if ! POSTHORN_PLUGIN_DIR="$BUILD/plugins" "${fill_cmd[@]}" "$BUILD/bench-store" --store "$st" \
+         --appends 0 --big "$big" --dir "$d" > "$W/store-$tag-seed.txt" 2>&1; then
+      log "store: the $st seed failed: $(tail -2 "$W/store-$tag-seed.txt")"
+      note "store ($tag) open of a $big-message mailbox" ph "the seed failed"
+      phase_time "store: $st seed (not measured)" "$t0"
+      continue
+    fi
+    sync
+    phase_time "store: $st seed (not measured)" "$t0"
+    t0=$(date +%s)
+    for r in $(seq 1 "$RUNS"); do
+      f="$W/store-$tag-open-r$r.txt"
+      log "store: $st, run $r/$RUNS: open and list the $big-message mailbox"
+      if ! POSTHORN_PLUGIN_DIR="$BUILD/plugins" "$BUILD/bench-store" --store "$st" --appends 0 \
+           --big "$big" --dir "$d" > "$f" 2>&1; then
+        log "store: $st open run $r failed: $(tail -2 "$f")"; continue
+      fi
+      sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store ($tag) open of a $big-message mailbox" "ms" low ph "$v"; done
+      sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store ($tag) list all UIDs+flags, $big messages" "ms" low ph "$v"; done
+      sed -n 's/^view memory: .* = \([0-9.]*\) B\/message.*/\1/p' "$f" | while read -r v; do record "store ($tag) memory of the open view" "B/message" low ph "$v"; done
+    done
+    phase_time "store: $st open and list, $RUNS runs" "$t0"
+    rm -rf "$d"
+    for k in "store ($tag) append 10 KB, 1 client" "store ($tag) append 10 KB, 8 clients" \
+             "store ($tag) open of a $big-message mailbox" "store ($tag) list all UIDs+flags, $big messages" \
+             "store ($tag) memory of the open view"; do
+      note "$k" inc "$why"
+    done
   done
 }
 
@@ -617,12 +705,15 @@ started=$(date +%s)
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 install_packages
 build_posthorn
+setup_s=$(( $(date +%s) - started ))
 W=$(mktemp -d /tmp/posthorn-bench.XXXXXX)
 chmod 755 "$W"
 : > "$W/results.tsv"
+printf '%s\t%s\n' "packages and build" "$setup_s" > "$W/times.tsv"
 : > "$W/ops.tsv"
 write_users "$(( IMAP_USERS > 100 ? IMAP_USERS : 100 ))"
 for l in "${LOADS[@]}"; do
+  t_load=$(date +%s)
   case "$l" in
     imap) load_imap ;;
     idle) load_idle ;;
@@ -630,6 +721,7 @@ for l in "${LOADS[@]}"; do
     pop3) load_pop3 ;;
     store) load_store ;;
   esac
+  phase_time "load $l" "$t_load"
 done
 [ -n "${IMAP_PH_PID:-}" ] && stop_pid "$IMAP_PH_PID" && stop_pid "$IMAP_DC_PID"
 plot_imap || true
@@ -639,8 +731,12 @@ echo "# Posthorn $(cd "$ROOT" && git describe --always --dirty 2>/dev/null) vs $
 echo "# $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, load average at start: $load_at_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# bench/run.sh ${LOADS[*]}: BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS, $(( $(date +%s) - started )) s"
 [ "${IDLE_MODE:-}" = selected ] && echo "# IDLE fleet: idle selected sessions, IDLE command not yet available in imap4"
+echo "# wall time: $(awk -F'\t' '$1 == "packages and build" || $1 ~ /^load / { sub(/^load /, "", $1); printf "%s%s %s s", sep, $1, $2; sep = ", " }' "$W/times.tsv")"
 echo "# cells: median [min-max] of the runs; ratio > 1 means Posthorn is better (for times and memory: incumbent/Posthorn)"
 print_table
+echo
+echo "# wall time of each phase (s)"
+awk -F'\t' '{ printf "#   %6d  %s\n", $2, $1 }' "$W/times.tsv"
 if [ -s "$W/ops.tsv" ]; then
   echo
   echo "# IMAP latency of each command (connect: to the greeting), median [min-max] of the runs"

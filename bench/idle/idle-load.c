@@ -26,6 +26,14 @@
  *        exists_ok_n=.. exists_ok_p50_us=.. exists_ok_p99_us=.. exists_before_ok_n=..
  *        exists_n=.. exists_p50_us=.. exists_p99_us=..
  *
+ * With --windows K the --deliveries are also split into K consecutive
+ * windows of the same held fleet, each printed as it ends (before the line
+ * above, keys prefixed w_ so they never match the fleet's):
+ *
+ *   window i/K w_deliveries=.. w_exists_ok_n=.. w_exists_ok_p50_us=..
+ *        w_exists_ok_p99_us=.. w_exists_before_ok_n=.. w_exists_n=..
+ *        w_exists_p50_us=.. w_exists_p99_us=..
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bench-common.h"
@@ -50,6 +58,7 @@ static char *opt_password = (char *) "bench";
 static gboolean opt_no_idle = FALSE;
 static int opt_deliveries = 0;
 static int opt_interval_ms = 1000;
+static int opt_windows = 1;
 
 /* a round without every EXISTS is given up after this long */
 #define ROUND_TIMEOUT_US (5 * G_USEC_PER_SEC)
@@ -79,6 +88,9 @@ static guint n_watched;                  /* watched sessions ready */
 static guint round_seen;                 /* watched sessions with this round's EXISTS */
 static GPtrArray *round_early;           /* of Session: EXISTS read before the OK */
 static guint n_deliveries;               /* rounds measured */
+/* the same, for the current --windows window */
+static BenchLatency *w_exists_latency, *w_exists_ok_latency;
+static guint w_before_ok, w_deliveries, w_index;
 static Session *control;
 
 static char *
@@ -121,6 +133,15 @@ session_failed (Session *s, const char *why)
     n_in_setup--;
   else
     n_ready--;
+  /* a lost watched session is no longer waited for: otherwise every
+   * later round would end only at its 5 s timeout (it counts in errors) */
+  if (s->watched && s->state == S_READY)
+    {
+      s->watched = FALSE;
+      n_watched--;
+      if (control != NULL && s->append_seq == control->append_seq && round_seen > 0)
+        round_seen--;
+    }
   s->state = S_FAILED;
   n_failed++;
   epoll_ctl (epfd, EPOLL_CTL_DEL, s->conn.fd, NULL);
@@ -215,7 +236,9 @@ session_line (Session *s, const char *line)
           for (guint k = 0; k < round_early->len; k++)
             {
               bench_latency_add (exists_ok_latency, 0);
+              bench_latency_add (w_exists_ok_latency, 0);
               n_before_ok++;
+              w_before_ok++;
             }
           g_ptr_array_set_size (round_early, 0);
         }
@@ -226,8 +249,12 @@ session_line (Session *s, const char *line)
           s->exists_us = bench_now_us ();
           round_seen++;
           bench_latency_add (exists_latency, s->exists_us - control->append_sent_us);
+          bench_latency_add (w_exists_latency, s->exists_us - control->append_sent_us);
           if (control->append_ok_us != 0)
-            bench_latency_add (exists_ok_latency, s->exists_us - control->append_ok_us);
+            {
+              bench_latency_add (exists_ok_latency, s->exists_us - control->append_ok_us);
+              bench_latency_add (w_exists_ok_latency, s->exists_us - control->append_ok_us);
+            }
           else
             g_ptr_array_add (round_early, s);
         }
@@ -293,6 +320,28 @@ pump (int timeout_ms)
     }
 }
 
+/* --windows: print the window that just ended and start the next one */
+static void
+window_report (void)
+{
+  w_index++;
+  printf ("window %u/%d w_deliveries=%u w_exists_ok_n=%u w_exists_ok_p50_us=%" G_GINT64_FORMAT
+          " w_exists_ok_p99_us=%" G_GINT64_FORMAT " w_exists_before_ok_n=%u w_exists_n=%u"
+          " w_exists_p50_us=%" G_GINT64_FORMAT " w_exists_p99_us=%" G_GINT64_FORMAT "\n",
+          w_index, opt_windows, w_deliveries, bench_latency_count (w_exists_ok_latency),
+          bench_latency_percentile (w_exists_ok_latency, 50),
+          bench_latency_percentile (w_exists_ok_latency, 99), w_before_ok,
+          bench_latency_count (w_exists_latency), bench_latency_percentile (w_exists_latency, 50),
+          bench_latency_percentile (w_exists_latency, 99));
+  fflush (stdout);
+  bench_latency_free (w_exists_latency);
+  bench_latency_free (w_exists_ok_latency);
+  w_exists_latency = bench_latency_new ("EXISTS, window");
+  w_exists_ok_latency = bench_latency_new ("EXISTS after OK, window");
+  w_before_ok = 0;
+  w_deliveries = 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,6 +357,7 @@ main (int argc, char **argv)
     { "no-idle", 0, 0, G_OPTION_ARG_NONE, &opt_no_idle, "stay selected even if IDLE is offered", NULL },
     { "deliveries", 0, 0, G_OPTION_ARG_INT, &opt_deliveries, "hold until this many deliveries were measured (0: --hold only)", "N" },
     { "interval-ms", 0, 0, G_OPTION_ARG_INT, &opt_interval_ms, "at least this long between two APPENDs", "MS" },
+    { "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows, "also report the --deliveries in this many consecutive windows", "K" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- IMAP IDLE fleet");
@@ -333,6 +383,13 @@ main (int argc, char **argv)
     }
   exists_latency = bench_latency_new ("EXISTS");
   exists_ok_latency = bench_latency_new ("EXISTS after OK");
+  w_exists_latency = bench_latency_new ("EXISTS, window");
+  w_exists_ok_latency = bench_latency_new ("EXISTS after OK, window");
+  if (opt_windows < 1 || (opt_deliveries > 0 && opt_windows > opt_deliveries))
+    {
+      fprintf (stderr, "idle-load: --windows must be 1 to --deliveries\n");
+      return 2;
+    }
   round_early = g_ptr_array_new ();
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   sessions = g_new0 (Session, opt_sessions);
@@ -388,7 +445,13 @@ main (int argc, char **argv)
         {
           control->append_busy = FALSE;
           if (control->append_ok_us != 0)
-            n_deliveries++;
+            {
+              n_deliveries++;
+              w_deliveries++;
+            }
+          if (opt_windows > 1 && opt_deliveries > 0 && w_index < (guint) opt_windows
+              && n_deliveries >= (guint64) opt_deliveries * (w_index + 1) / opt_windows)
+            window_report ();
         }
       if (control != NULL && !control->append_busy && now >= next_append)
         {
@@ -423,6 +486,8 @@ main (int argc, char **argv)
     bench_conn_clear (&control_session.conn);
   bench_latency_free (exists_latency);
   bench_latency_free (exists_ok_latency);
+  bench_latency_free (w_exists_latency);
+  bench_latency_free (w_exists_ok_latency);
   g_ptr_array_unref (round_early);
   close (epfd);
   return n_ready == 0 ? 1 : 0;
