@@ -125,9 +125,16 @@ void ph_log_setup (const char *level);
 /* TRUE for error, warning, info and debug. */
 gboolean ph_log_level_is_valid (const char *level);
 
-/* worker.c: waits for running and queued work items and frees the pool
+/* worker.c: waits for running and queued work items and frees the pools
  * (the next posthorn_worker_run() creates a new one). */
 void ph_worker_shutdown (void);
+/* Like posthorn_worker_run() (finish with posthorn_worker_finish()), on a
+ * second pool of the same size kept for work that waits on a store's
+ * write lock: writers queued behind one commit never hold every thread
+ * while reads (FETCH, SELECT, SEARCH) wait for one. */
+void ph_worker_run_write (PosthornWorkerFunc func, gpointer data, GDestroyNotify data_free,
+                          GDestroyNotify result_free, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data);
 
 /* ---- networking (net/) ---- */
 

@@ -11,8 +11,15 @@ typedef struct {
   GDestroyNotify result_free;
 } WorkerItem;
 
+/* Two pools: general work, and store writes (ph_worker_run_write()). */
+typedef enum {
+  WORKER_POOL_GENERAL,
+  WORKER_POOL_WRITE,
+  WORKER_N_POOLS
+} WorkerPoolKind;
+
 static GMutex pool_lock;
-static GThreadPool *pool;
+static GThreadPool *pools[WORKER_N_POOLS];
 
 static void
 worker_item_free (WorkerItem *item)
@@ -55,27 +62,28 @@ worker_pool_size (void)
 }
 
 static GThreadPool *
-worker_pool_get (void)
+worker_pool_get (WorkerPoolKind kind)
 {
   GThreadPool *result;
 
   g_mutex_lock (&pool_lock);
-  if (pool == NULL)
+  if (pools[kind] == NULL)
     {
       GError *error = NULL;
 
-      pool = g_thread_pool_new (worker_pool_func, NULL, (gint) worker_pool_size (), FALSE, &error);
+      pools[kind] = g_thread_pool_new (worker_pool_func, NULL, (gint) worker_pool_size (), FALSE,
+                                       &error);
       g_assert_no_error (error);
     }
-  result = pool;
+  result = pools[kind];
   g_mutex_unlock (&pool_lock);
   return result;
 }
 
-void
-posthorn_worker_run (PosthornWorkerFunc func, gpointer data, GDestroyNotify data_free,
-                     GDestroyNotify result_free, GCancellable *cancellable,
-                     GAsyncReadyCallback callback, gpointer user_data)
+static void
+worker_run_on (WorkerPoolKind kind, PosthornWorkerFunc func, gpointer data,
+               GDestroyNotify data_free, GDestroyNotify result_free, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
   WorkerItem *item;
@@ -94,11 +102,29 @@ posthorn_worker_run (PosthornWorkerFunc func, gpointer data, GDestroyNotify data
   g_task_set_name (task, "posthorn_worker_run");
   g_task_set_task_data (task, item, (GDestroyNotify) worker_item_free);
 
-  if (!g_thread_pool_push (worker_pool_get (), task, &error))
+  if (!g_thread_pool_push (worker_pool_get (kind), task, &error))
     {
       g_task_return_error (task, error);
       g_object_unref (task);
     }
+}
+
+void
+posthorn_worker_run (PosthornWorkerFunc func, gpointer data, GDestroyNotify data_free,
+                     GDestroyNotify result_free, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  worker_run_on (WORKER_POOL_GENERAL, func, data, data_free, result_free, cancellable,
+                 callback, user_data);
+}
+
+void
+ph_worker_run_write (PosthornWorkerFunc func, gpointer data, GDestroyNotify data_free,
+                     GDestroyNotify result_free, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  worker_run_on (WORKER_POOL_WRITE, func, data, data_free, result_free, cancellable,
+                 callback, user_data);
 }
 
 gpointer
@@ -113,11 +139,14 @@ posthorn_worker_finish (GAsyncResult *result, GError **error)
 void
 ph_worker_shutdown (void)
 {
-  GThreadPool *old;
+  for (guint i = 0; i < WORKER_N_POOLS; i++)
+    {
+      GThreadPool *old;
 
-  g_mutex_lock (&pool_lock);
-  old = g_steal_pointer (&pool);
-  g_mutex_unlock (&pool_lock);
-  if (old != NULL)
-    g_thread_pool_free (old, FALSE, TRUE);
+      g_mutex_lock (&pool_lock);
+      old = g_steal_pointer (&pools[i]);
+      g_mutex_unlock (&pool_lock);
+      if (old != NULL)
+        g_thread_pool_free (old, FALSE, TRUE);
+    }
 }

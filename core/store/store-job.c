@@ -517,11 +517,48 @@ store_job_run (gpointer data, GCancellable *cancellable, GError **error)
     }
 }
 
+/* Operations that take the store's write lock (and usually wait for a
+ * commit to reach the disk) run on the write pool: under load they queue
+ * behind each other, and must not hold every general worker while FETCH,
+ * SELECT and SEARCH, which never wait for the writer, queue behind them.
+ * OPEN_USER writes only the first time a user logs in. */
+static gboolean
+store_op_writes (StoreOp op)
+{
+  switch (op)
+    {
+    case STORE_OP_CREATE:
+    case STORE_OP_DELETE:
+    case STORE_OP_RENAME:
+    case STORE_OP_SUBSCRIBE:
+    case STORE_OP_APPEND:
+    case STORE_OP_APPEND_MULTI:
+    case STORE_OP_STORE_FLAGS:
+    case STORE_OP_COPY:
+    case STORE_OP_EXPUNGE:
+      return TRUE;
+    case STORE_OP_OPEN_USER:
+    case STORE_OP_LIST:
+    case STORE_OP_STATUS:
+    case STORE_OP_FETCH:
+    case STORE_OP_FETCH_SIZES:
+    case STORE_OP_READ:
+    case STORE_OP_SEARCH:
+    case STORE_OP_VANISHED:
+      return FALSE;
+    }
+  return FALSE;
+}
+
 void
 store_job_start (StoreJob *job, GDestroyNotify result_free, GCancellable *cancellable,
                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  posthorn_worker_run (store_job_run, job, store_job_free, result_free, cancellable,
-                       callback, user_data);
+  if (store_op_writes (job->op))
+    ph_worker_run_write (store_job_run, job, store_job_free, result_free, cancellable,
+                         callback, user_data);
+  else
+    posthorn_worker_run (store_job_run, job, store_job_free, result_free, cancellable,
+                         callback, user_data);
 }
 
