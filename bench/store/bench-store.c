@@ -3,7 +3,7 @@
  * the real plugin loaded by the daemon loader. Not run by CI; see run.sh.
  *
  *   bench-store [--store NAME] [--set group.key=value] [--appends N]
- *               [--size BYTES] [--big N] [--dir DIR]
+ *               [--size BYTES] [--big N] [--dir DIR] [--random-text]
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -19,6 +19,7 @@ static guint n_appends = 10000;
 static guint message_size = 10 * 1024;
 static guint big_mailbox = 100000;
 static char *state_dir;
+static gboolean random_text;   /* --random-text: the body is random bytes (not UTF-8) labelled text/plain */
 
 static GBytes *
 make_message (guint i, guint size)
@@ -28,7 +29,19 @@ make_message (guint i, guint size)
   g_string_append_printf (s, "From: Bench <bench@example.org>\r\nTo: alice@example.org\r\n"
                              "Subject: benchmark message %u\r\n"
                              "Message-ID: <bench-%u@example.org>\r\n"
-                             "Date: Mon, 2 Jan 2023 10:00:00 +0100\r\n\r\n", i, i);
+                             "Date: Mon, 2 Jan 2023 10:00:00 +0100\r\n%s\r\n", i, i,
+                          random_text ? "Content-Type: text/plain\r\n" : "");
+  if (random_text)
+    {
+      guint32 state = i + 1;
+
+      while (s->len < size)
+        {
+          state = state * 1103515245u + 12345u;
+          g_string_append_c (s, s->len % 100 == 98 ? '\r' : s->len % 100 == 99 ? '\n'
+                                                  : (char) (1 + (state >> 16) % 255));
+        }
+    }
   while (s->len + 80 < size)
     g_string_append_printf (s, "Line %06" G_GSIZE_FORMAT " of message %u: the quick brown fox jumps.\r\n",
                             s->len, i);
@@ -135,18 +148,28 @@ main (int argc, char **argv)
 
   setvbuf (stdout, NULL, _IOLBF, 0);
   store_test_parse_args (&argc, &argv);
-  for (int i = 1; i + 1 < argc; i += 2)
+  for (int i = 1; i < argc; i++)
     {
+      const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+
+      if (strcmp (argv[i], "--random-text") == 0)
+        {
+          random_text = TRUE;
+          continue;
+        }
+      if (value == NULL)
+        g_error ("option %s needs a value", argv[i]);
       if (strcmp (argv[i], "--appends") == 0)
-        n_appends = (guint) atoi (argv[i + 1]);
+        n_appends = (guint) atoi (value);
       else if (strcmp (argv[i], "--size") == 0)
-        message_size = (guint) atoi (argv[i + 1]);
+        message_size = (guint) atoi (value);
       else if (strcmp (argv[i], "--big") == 0)
-        big_mailbox = (guint) atoi (argv[i + 1]);
+        big_mailbox = (guint) atoi (value);
       else if (strcmp (argv[i], "--dir") == 0)
-        state_dir = g_strdup (argv[i + 1]);
+        state_dir = g_strdup (value);
       else
         g_error ("unknown option %s", argv[i]);
+      i++;
     }
   if (state_dir == NULL)
     {

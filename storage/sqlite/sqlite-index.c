@@ -24,8 +24,10 @@
 
 /* Pending rows moved per indexer transaction: the write lock is held
  * for one batch at a time (trigram indexing costs about 1-6 ms of CPU
- * for 10 KB of text), so deliveries wait at most that long for it. */
+ * for 10 KB of text), so deliveries wait at most that long for it: a
+ * batch holds at most INDEX_BATCH_BYTES of text, or one row. */
 #define INDEX_BATCH_ROWS 32
+#define INDEX_BATCH_BYTES (256 * 1024)
 /* The indexer runs once no group commit has happened for this long... */
 #define INDEX_QUIET_USEC (200 * G_TIME_SPAN_MILLISECOND)
 /* ...or, under a steady load, once this many rows are pending (each
@@ -40,21 +42,48 @@ index_batch (SqliteStore *store, gint64 *moved, GError **error)
 {
   SqliteConn *conn = sqlite_store_writer_relaxed (store, error);
   sqlite3_stmt *stmt;
+  gint64 last = -1, bytes = 0;
+  int rc;
   gboolean ok;
 
   if (conn == NULL)
     return FALSE;
-  stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) "
-                                  "SELECT body_id, header_text, body_text FROM search_pending "
+  *moved = 0;
+  /* Up to INDEX_BATCH_ROWS rows and INDEX_BATCH_BYTES of text (at least
+   * one row): the write lock is held while they are indexed. */
+  stmt = sqlite_store_stmt (conn, "SELECT body_id, length (CAST (header_text AS BLOB)) + "
+                                  "length (CAST (body_text AS BLOB)) FROM search_pending "
                                   "ORDER BY body_id LIMIT " G_STRINGIFY (INDEX_BATCH_ROWS), error);
-  ok = stmt != NULL && sqlite_store_step_done (conn, stmt, error);
-  *moved = ok ? sqlite3_changes64 (conn->db) : 0;
-  if (ok)
+  if (stmt == NULL)
+    return sqlite_store_writer_done (store, FALSE, NULL);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      stmt = sqlite_store_stmt (conn, "DELETE FROM search_pending WHERE body_id IN (SELECT body_id FROM "
-                                      "search_pending ORDER BY body_id LIMIT " G_STRINGIFY (INDEX_BATCH_ROWS) ")",
-                                error);
-      ok = stmt != NULL && sqlite_store_step_done (conn, stmt, error);
+      if (last >= 0 && bytes + sqlite3_column_int64 (stmt, 1) > INDEX_BATCH_BYTES)
+        break;
+      last = sqlite3_column_int64 (stmt, 0);
+      bytes += sqlite3_column_int64 (stmt, 1);
+      (*moved)++;
+    }
+  sqlite3_reset (stmt);
+  ok = rc == SQLITE_ROW || rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
+  if (ok && last >= 0)
+    {
+      stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) "
+                                      "SELECT body_id, header_text, body_text FROM search_pending "
+                                      "WHERE body_id <= ?1", error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, last);
+          ok = sqlite_store_step_done (conn, stmt, error);
+        }
+      stmt = ok ? sqlite_store_stmt (conn, "DELETE FROM search_pending WHERE body_id <= ?1", error) : NULL;
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, last);
+          ok = sqlite_store_step_done (conn, stmt, error);
+        }
     }
   return sqlite_store_writer_done (store, ok, ok ? error : NULL) && ok;
 }
@@ -92,7 +121,7 @@ index_thread (gpointer data)
           store->last_commit = g_get_monotonic_time ();
           continue;
         }
-      store->index_pending = moved < INDEX_BATCH_ROWS ? 0 : MAX (store->index_pending - moved, 1);
+      store->index_pending = moved == 0 ? 0 : MAX (store->index_pending - moved, 1);
     }
   g_mutex_unlock (&store->checkpoint_lock);
   return NULL;

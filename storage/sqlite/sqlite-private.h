@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 /* Header and body text are indexed up to this many bytes each; SEARCH
  * finds the rest by scanning the message (sqlite-index.c). Below the
  * core's own 4 MiB cut, so a text the core cut is marked as well. */
-#define SQLITE_STORE_INDEX_MAX (1024 * 1024)
+#define SQLITE_STORE_INDEX_MAX (256 * 1024)
 
 /* One connection with its prepared statements (keyed by the SQL string's
  * address: statements are static strings). Used by one thread at a time. */

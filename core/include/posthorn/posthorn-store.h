@@ -715,8 +715,10 @@ typedef struct {
   guint64 size;                  /* posthorn_message_get_size() */
   GBytes *info;                  /* serialized PosthornMessageInfo: keep it,
                                   * give it back from fetch() unchanged */
-  /* Search text, each at most 4 MiB (the core cuts longer text, so
-   * SEARCH TEXT/BODY see the first 4 MiB of a huge text part only). */
+  /* Search text, each at most 4 MiB (the core cuts longer text, and
+   * decodes no more than that). A store that searches only this text
+   * finds the first 4 MiB of a huge text part only; storage-sqlite
+   * scans the stored message for the rest. */
   const char *search_header;     /* every header, decoded (may be NULL) */
   const char *search_body;       /* the decoded text parts (may be NULL).
                                   * SEARCH BODY looks in this, SEARCH TEXT
