@@ -7,6 +7,52 @@
 
 #include <string.h>
 
+/* Whether a STORE without keywords leaves every message of @uids as it
+ * is (a client setting \Seen or \Flagged again), read on a reader: then
+ * there is nothing to write, no write lock to queue for and no commit to
+ * wait for. Read in one snapshot, so the STORE takes effect at that
+ * point, before any concurrent change committed after it. */
+static gboolean
+store_flags_noop (SqliteStore *store, const char *user, const char *name, guint32 uidvalidity,
+                  const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
+                  gboolean *noop, GError **error)
+{
+  SqliteConn *conn = sqlite_store_reader (store, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  SqliteMailbox mb;
+  gboolean ok;
+
+  *noop = FALSE;
+  if (conn == NULL)
+    return FALSE;
+  ok = sqlite_store_exec (conn, "BEGIN", error) &&
+       sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, FALSE, error)) != NULL;
+  if (ok)
+    {
+      *noop = TRUE;
+      for (guint i = 0; *noop && i < rows->len; i++)
+        {
+          SqliteMessageRow *row = rows->pdata[i];
+
+          switch (mode)
+            {
+            case POSTHORN_FLAGS_REPLACE:
+              *noop = row->flags == flags && row->keywords->len == 0;
+              break;
+            case POSTHORN_FLAGS_ADD:
+              *noop = (row->flags | flags) == row->flags;
+              break;
+            case POSTHORN_FLAGS_REMOVE:
+              *noop = (row->flags & flags) == 0;
+              break;
+            }
+        }
+    }
+  sqlite_store_reader_release (store, conn);
+  return ok;
+}
+
 gboolean
 sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                     const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
@@ -14,7 +60,7 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
                     PosthornStoreChanges *changes, GError **error)
 {
   SqliteStore *store = data;
-  SqliteConn *conn = sqlite_store_writer (store, error);
+  SqliteConn *conn;
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GArray) kw = NULL;
   g_autoptr(GArray) next_kw = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -22,6 +68,20 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
   sqlite3_stmt *stmt;
   gboolean ok;
 
+  /* Keywords need their names resolved (which may add them), and
+   * UNCHANGEDSINCE reports per message: both take the writer. */
+  if ((keywords == NULL || keywords[0] == NULL) && unchangedsince == 0)
+    {
+      gboolean noop;
+
+      if (!store_flags_noop (store, user, name, uidvalidity, uids, n_uids, mode, flags, &noop,
+                             error))
+        return FALSE;
+      if (noop)
+        return TRUE;
+    }
+
+  conn = sqlite_store_writer (store, error);
   if (conn == NULL)
     return FALSE;
   ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&

@@ -1206,6 +1206,52 @@ test_view_recent_expunged (Fixture *f, gconstpointer data)
   g_assert_cmpuint (mailbox_status (f, "INBOX").recent, ==, 0);
 }
 
+/* A STORE that changes nothing reports no change and takes no MODSEQ;
+ * one that changes a flag or drops a keyword does. */
+static void
+test_flags_noop (Fixture *f, gconstpointer data)
+{
+  const char *kw[] = { "$Label1", NULL };
+  static const struct {
+    PosthornFlagsMode mode;
+    guint32 flags;
+    gboolean with_keyword;   /* the message has $Label1 first */
+    guint n_changes;
+  } cases[] = {
+    { POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_FLAGGED, FALSE, 0 },
+    { POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_FLAGGED | POSTHORN_MESSAGE_SEEN, FALSE, 1 },
+    { POSTHORN_FLAGS_ADD, 0, FALSE, 0 },
+    { POSTHORN_FLAGS_REMOVE, POSTHORN_MESSAGE_SEEN, FALSE, 0 },
+    { POSTHORN_FLAGS_REMOVE, POSTHORN_MESSAGE_FLAGGED, FALSE, 1 },
+    { POSTHORN_FLAGS_REPLACE, POSTHORN_MESSAGE_FLAGGED, FALSE, 0 },
+    { POSTHORN_FLAGS_REPLACE, POSTHORN_MESSAGE_FLAGGED, TRUE, 1 },
+    { POSTHORN_FLAGS_REPLACE, POSTHORN_MESSAGE_SEEN, FALSE, 1 },
+    { POSTHORN_FLAGS_ADD, POSTHORN_MESSAGE_FLAGGED, TRUE, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint32 uid = append_text (f, "INBOX", "noop");
+      guint64 before;
+
+      posthorn_store_changes_unref (store_flags (f, "INBOX", uid, POSTHORN_FLAGS_ADD,
+                                                 POSTHORN_MESSAGE_FLAGGED,
+                                                 cases[i].with_keyword ? kw : NULL, 0));
+      before = mailbox_status (f, "INBOX").highestmodseq;
+      {
+        g_autoptr(PosthornStoreChanges) c = store_flags (f, "INBOX", uid, cases[i].mode,
+                                                         cases[i].flags, NULL, 0);
+
+        g_test_message ("case %u", i);
+        g_assert_cmpuint (posthorn_store_changes_get_count (c), ==, cases[i].n_changes);
+        if (cases[i].n_changes == 0)
+          g_assert_cmpuint (mailbox_status (f, "INBOX").highestmodseq, ==, before);
+        else
+          g_assert_cmpuint (mailbox_status (f, "INBOX").highestmodseq, >, before);
+      }
+    }
+}
+
 static void
 test_status (Fixture *f, gconstpointer data)
 {
@@ -1652,6 +1698,7 @@ main (int argc, char **argv)
   ADD ("/store/uid/uidvalidity-stable", test_uidvalidity);
   ADD ("/store/modseq/increases-on-every-change", test_modseq_increases);
   ADD ("/store/flags/round-trip", test_flags_round_trip);
+  ADD ("/store/flags/no-op", test_flags_noop);
   ADD ("/store/copy-move/new-uids-keep-flags-and-date", test_copy_move);
   ADD ("/store/expunge/deleted-and-uid-set", test_expunge);
   ADD ("/store/bytes/8bit", test_bytes_8bit);
