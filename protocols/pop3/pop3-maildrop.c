@@ -204,6 +204,9 @@ pop3_maildrop_open (Pop3Session *session, const char *user)
     }
   if (!pop3_session_lock (session, user))
     {
+      /* the core set the user when it accepted the password: this
+       * session never owned the maildrop, so it stops counting as one */
+      posthorn_connection_set_user (session->conn, NULL);
       posthorn_connection_count (session->conn, "logins_in_use", 1);
       pop3_session_reply (session, "-ERR [IN-USE] Mailbox is locked by another POP3 session");
       pop3_session_end_async (session);
