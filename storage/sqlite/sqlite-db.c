@@ -278,29 +278,44 @@ sqlite_store_reader_release (SqliteStore *store, SqliteConn *conn)
   sqlite_conn_free (conn);
 }
 
-SqliteConn *
-sqlite_store_writer (SqliteStore *store, GError **error)
+/* Foreground writers count themselves in fg_waiting while they wait for
+ * the write lock: the indexer (sqlite-index.c) takes no turn while one
+ * waits, and ends its batch early, since a GMutex is not fair (the thread
+ * that just unlocked it tends to take it again first). */
+static SqliteConn *
+sqlite_store_writer_begin (SqliteStore *store, gboolean relaxed, gboolean foreground, GError **error)
 {
+  if (foreground)
+    g_atomic_int_inc (&store->fg_waiting);
   g_mutex_lock (&store->write_lock);
-  if (!sqlite_store_exec (store->writer, "BEGIN IMMEDIATE", error))
+  if (foreground)
+    g_atomic_int_dec_and_test (&store->fg_waiting);
+  store->relaxed = relaxed;
+  if (!sqlite_store_exec (store->writer, relaxed ? "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
+                                                 : "BEGIN IMMEDIATE", error))
     {
-      g_mutex_unlock (&store->write_lock);
+      sqlite_store_writer_done (store, FALSE, NULL);
       return NULL;
     }
   return store->writer;
 }
 
 SqliteConn *
+sqlite_store_writer (SqliteStore *store, GError **error)
+{
+  return sqlite_store_writer_begin (store, FALSE, TRUE, error);
+}
+
+SqliteConn *
 sqlite_store_writer_relaxed (SqliteStore *store, GError **error)
 {
-  g_mutex_lock (&store->write_lock);
-  store->relaxed = TRUE;
-  if (!sqlite_store_exec (store->writer, "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE", error))
-    {
-      sqlite_store_writer_done (store, FALSE, NULL);
-      return NULL;
-    }
-  return store->writer;
+  return sqlite_store_writer_begin (store, TRUE, TRUE, error);
+}
+
+SqliteConn *
+sqlite_store_writer_background (SqliteStore *store, GError **error)
+{
+  return sqlite_store_writer_begin (store, TRUE, FALSE, error);
 }
 
 gboolean

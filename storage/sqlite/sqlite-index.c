@@ -24,30 +24,41 @@
 
 /* Pending rows moved per indexer transaction: the write lock is held
  * for one batch at a time (trigram indexing costs about 1-6 ms of CPU
- * for 10 KB of text), so deliveries wait at most that long for it: a
- * batch holds at most INDEX_BATCH_BYTES of text, or one row. */
+ * for 10 KB of text, far more on a busy machine): a batch holds at most
+ * INDEX_BATCH_ROWS rows and INDEX_BATCH_BYTES of text, and ends after
+ * the row that passes INDEX_BATCH_USEC or as soon as a foreground writer
+ * waits for the lock (at least one row is moved). */
 #define INDEX_BATCH_ROWS 32
 #define INDEX_BATCH_BYTES (256 * 1024)
+#define INDEX_BATCH_USEC (4 * G_TIME_SPAN_MILLISECOND)
 /* The indexer runs once no group commit has happened for this long... */
 #define INDEX_QUIET_USEC (200 * G_TIME_SPAN_MILLISECOND)
 /* ...or, under a steady load, once this many rows are pending (each
  * SEARCH BODY/TEXT scans the pending text of its mailbox: this bounds
  * that scan). */
 #define INDEX_BACKLOG_MAX 20000
+/* While foreground writers wait for the write lock, the indexer stays
+ * away, polling this often; with INDEX_BACKLOG_MAX rows pending it still
+ * takes one batch after INDEX_YIELD_MAX_USEC of yielding. */
+#define INDEX_YIELD_POLL_USEC (2 * G_TIME_SPAN_MILLISECOND)
+#define INDEX_YIELD_MAX_USEC (100 * G_TIME_SPAN_MILLISECOND)
 
 /* ---- the indexer thread ---- */
 
 static gboolean
 index_batch (SqliteStore *store, gint64 *moved, GError **error)
 {
-  SqliteConn *conn = sqlite_store_writer_relaxed (store, error);
+  SqliteConn *conn = sqlite_store_writer_background (store, error);
   sqlite3_stmt *stmt;
-  gint64 last = -1, bytes = 0;
+  gint64 ids[INDEX_BATCH_ROWS];
+  gint64 bytes = 0, start;
+  guint n = 0;
   int rc;
   gboolean ok;
 
   if (conn == NULL)
     return FALSE;
+  start = g_get_monotonic_time ();
   *moved = 0;
   /* Up to INDEX_BATCH_ROWS rows and INDEX_BATCH_BYTES of text (at least
    * one row): the write lock is held while they are indexed. */
@@ -56,34 +67,40 @@ index_batch (SqliteStore *store, gint64 *moved, GError **error)
                                   "ORDER BY body_id LIMIT " G_STRINGIFY (INDEX_BATCH_ROWS), error);
   if (stmt == NULL)
     return sqlite_store_writer_done (store, FALSE, NULL);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW && n < INDEX_BATCH_ROWS)
     {
-      if (last >= 0 && bytes + sqlite3_column_int64 (stmt, 1) > INDEX_BATCH_BYTES)
+      if (n > 0 && bytes + sqlite3_column_int64 (stmt, 1) > INDEX_BATCH_BYTES)
         break;
-      last = sqlite3_column_int64 (stmt, 0);
+      ids[n++] = sqlite3_column_int64 (stmt, 0);
       bytes += sqlite3_column_int64 (stmt, 1);
-      (*moved)++;
     }
   sqlite3_reset (stmt);
   ok = rc == SQLITE_ROW || rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
-  if (ok && last >= 0)
+  /* One row at a time, so the batch can end early: a foreground writer
+   * waits for it, or it ran INDEX_BATCH_USEC. */
+  for (guint i = 0; ok && i < n; i++)
     {
+      if (i > 0 && (g_atomic_int_get (&store->fg_waiting) > 0 ||
+                    g_get_monotonic_time () - start >= INDEX_BATCH_USEC))
+        break;
       stmt = sqlite_store_stmt (conn, "INSERT INTO search (rowid, header_text, body_text) "
                                       "SELECT body_id, header_text, body_text FROM search_pending "
-                                      "WHERE body_id <= ?1", error);
+                                      "WHERE body_id = ?1", error);
       ok = stmt != NULL;
       if (ok)
         {
-          sqlite3_bind_int64 (stmt, 1, last);
+          sqlite3_bind_int64 (stmt, 1, ids[i]);
           ok = sqlite_store_step_done (conn, stmt, error);
         }
-      stmt = ok ? sqlite_store_stmt (conn, "DELETE FROM search_pending WHERE body_id <= ?1", error) : NULL;
+      stmt = ok ? sqlite_store_stmt (conn, "DELETE FROM search_pending WHERE body_id = ?1", error) : NULL;
       ok = stmt != NULL;
       if (ok)
         {
-          sqlite3_bind_int64 (stmt, 1, last);
+          sqlite3_bind_int64 (stmt, 1, ids[i]);
           ok = sqlite_store_step_done (conn, stmt, error);
         }
+      if (ok)
+        (*moved)++;
     }
   return sqlite_store_writer_done (store, ok, ok ? error : NULL) && ok;
 }
@@ -92,12 +109,13 @@ static gpointer
 index_thread (gpointer data)
 {
   SqliteStore *store = data;
+  gint64 yield_since = 0;
 
   g_mutex_lock (&store->checkpoint_lock);
   while (!store->stopping)
     {
       gint64 quiet_at = store->last_commit + INDEX_QUIET_USEC;
-      gint64 moved = 0;
+      gint64 moved = 0, now;
       gboolean ok;
       g_autoptr(GError) error = NULL;
 
@@ -106,11 +124,24 @@ index_thread (gpointer data)
           g_cond_wait (&store->index_cond, &store->checkpoint_lock);
           continue;
         }
-      if (g_get_monotonic_time () < quiet_at && store->index_pending < INDEX_BACKLOG_MAX)
+      now = g_get_monotonic_time ();
+      if (now < quiet_at && store->index_pending < INDEX_BACKLOG_MAX)
         {
           g_cond_wait_until (&store->index_cond, &store->checkpoint_lock, quiet_at);
           continue;
         }
+      /* Foreground writes first: no turn while one waits for the lock. */
+      if (g_atomic_int_get (&store->fg_waiting) > 0)
+        {
+          if (yield_since == 0)
+            yield_since = now;
+          if (store->index_pending < INDEX_BACKLOG_MAX || now - yield_since < INDEX_YIELD_MAX_USEC)
+            {
+              g_cond_wait_until (&store->index_cond, &store->checkpoint_lock, now + INDEX_YIELD_POLL_USEC);
+              continue;
+            }
+        }
+      yield_since = 0;
       g_mutex_unlock (&store->checkpoint_lock);
       ok = index_batch (store, &moved, &error);
       g_mutex_lock (&store->checkpoint_lock);

@@ -30,6 +30,7 @@ typedef struct {
   GMutex write_lock;     /* one writer at a time */
   SqliteConn *writer;
   gboolean relaxed;      /* the open write transaction is synchronous=NORMAL */
+  gint fg_waiting;       /* foreground writers waiting for write_lock (atomic) */
   GMutex pool_lock;
   GPtrArray *idle;       /* idle reader connections */
   guint snapshot_min_messages; /* [storage-sqlite] snapshot_min_messages */
@@ -74,6 +75,9 @@ gboolean sqlite_store_writer_done (SqliteStore *store, gboolean ok, GError **err
  * cache, \Recent claims): it commits without waiting for the disk, and a
  * later durable commit carries it to disk (WAL keeps commit order). */
 SqliteConn *sqlite_store_writer_relaxed (SqliteStore *store, GError **error);
+/* A relaxed transaction for background work (the indexer): it is not
+ * counted in fg_waiting, and should end soon when fg_waiting > 0. */
+SqliteConn *sqlite_store_writer_background (SqliteStore *store, GError **error);
 
 /* A cached prepared statement, reset and unbound. */
 sqlite3_stmt *sqlite_store_stmt (SqliteConn *conn, const char *sql, GError **error);
