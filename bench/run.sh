@@ -17,6 +17,7 @@
 #   BENCH_BUILD    build directory (default build-bench)
 #   BENCH_KEEP=1   keep the temp dir (logs, configs, raw results)
 #   BENCH_STORES   store plugins of the store load (default "storage-sqlite storage-maildir")
+#   BENCH_IDLE_STREAMS  users the IDLE load delivers to at once (default 5)
 #
 # Every load prints its wall time as it ends ("bench: time: ...") and the
 # table's header lists them all; the budget is in bench/README.md ("How
@@ -212,6 +213,8 @@ note () { printf '%s\t\t\t%s\tn/a: %s\n' "$1" "$2" "$3" >> "$W/results.tsv"; }
 # --------------------------------------------------------------- loads --
 
 IMAP_USERS=50
+# users the IDLE load delivers to at once (README: "The loads")
+IDLE_STREAMS=${BENCH_IDLE_STREAMS:-5}
 load_imap () {
   local seed_msgs=50   # not scaled: the mailbox size is part of the load
   log "imap: seeding $IMAP_USERS users x $seed_msgs messages in each server"
@@ -293,9 +296,18 @@ imap_ops_record () {
 load_idle () {
   local n; n=$(scaled 10000 100)
   local hold=20   # not scaled: Dovecot hibernates IDLE sessions after 5 s
-  # issue #8: p50/p99 over 1,000 deliveries (one at a time: the next
-  # APPEND waits for every watched EXISTS, so the hold stretches as needed)
+  # after the deliveries the fleet idles this long again before it is let
+  # go, so that "at the end of the hold" is an idle fleet (Dovecot: its
+  # watchers, woken by the deliveries, hibernated again after 5 s)
+  local settle=10
+  # issue #8: p50/p99 over 1,000 deliveries. IDLE_STREAMS users receive
+  # mail at the same time, each user's deliveries one at a time (the
+  # user's next APPEND waits for every EXISTS of its watchers, so pushes
+  # never merge); the hold stretches as needed. Dovecot waits 0.5 s
+  # before it tells an IDLE session, so one stream alone would take
+  # ~550 s for the 1,000; five take ~110 s. The same for both servers.
   local deliveries; deliveries=$(scaled 1000 50)
+  local streams=$(( IDLE_STREAMS < IMAP_USERS ? IDLE_STREAMS : IMAP_USERS ))
   if [ -z "${IMAP_PH_PID:-}" ]; then
     log "idle: needs the imap servers: running the imap seeding first"
     RUNS_SAVED=$RUNS; RUNS=0; load_imap; RUNS=$RUNS_SAVED
@@ -328,16 +340,16 @@ load_idle () {
   for side in ph inc; do
     if [ $side = ph ]; then port=22143; pid=$IMAP_PH_PID; flags=(); else port=22144; pid=$IMAP_DC_PID; fi
     f="$W/idle-$side.txt"
-    log "idle: $n sessions, $side: one fleet, $deliveries deliveries in $windows windows"
+    log "idle: $n sessions, $side: one fleet, $deliveries deliveries to $streams users at once in $windows windows"
     t0=$(date +%s)
     if ! measure "$pid" "$f" -- "$BUILD/bench/idle-load" --port "$port" --sessions "$n" \
            --users "$IMAP_USERS" --hold "$hold" --deliveries "$deliveries" --interval-ms 100 \
-           --windows "$windows" "${flags[@]}"; then
+           --streams "$streams" --settle "$settle" --windows "$windows" "${flags[@]}"; then
       note "$key, peak RSS" $side "the fleet did not come up (see $f)"
       phase_time "idle: $side fleet" "$t0"
       continue
     fi
-    phase_time "idle: $side fleet (set-up $(field "$f" setup_s) s, then $(field "$f" deliveries) deliveries)" "$t0"
+    phase_time "idle: $side fleet (set-up $(field "$f" setup_s) s, then $(field "$f" deliveries) deliveries, $streams streams)" "$t0"
     mode=$(field "$f" mode)
     if [ $side = ph ]; then
       IDLE_MODE=$mode
@@ -559,20 +571,63 @@ load_store () {
   # bench/store/run.sh (the store helper's): the store API in-process, no
   # incumbent runs the same thing. Each plugin of BENCH_STORES side by side
   # (issue #9: storage-maildir next to storage-sqlite):
+  # - the big mailboxes: seeds, not measured figures, made first, all
+  #   stores' seeds at once (nothing measured runs meanwhile), under
+  #   eatmydata (fsync a no-op: the bytes and the database end up as a
+  #   durable fill leaves them, only sooner), then sync. storage-sqlite's
+  #   through the store API (64 appends in flight); storage-maildir's as
+  #   message files written into the folder's cur/ and indexed by the
+  #   store's own folder scan at the first open (bench-store
+  #   --seed-files: the path of another program delivering into it);
   # - the appends (issue #4: 10,000 x 10 KB, 1 and 8 clients, each
-  #   durable): one run, in a state dir of their own;
-  # - the big mailbox: a seed, not a measured figure. Filled once through
-  #   the same store API under eatmydata (fsync a no-op: the bytes and the
-  #   database end up as a durable fill leaves them, only sooner), then
-  #   sync; then BENCH_RUNS measured runs on it, each a restart, a warm
-  #   read-only open, the timed read-write open (SELECT) and the listing.
-  local appends big f d st t0 tag r fill_cmd=()
+  #   durable): one run per store, in a state dir of their own;
+  # - then BENCH_RUNS measured runs on the big mailbox, each a restart, a
+  #   warm read-only open, the timed read-write open (SELECT) and the
+  #   listing.
+  local appends big f d st t0 tag r fill_cmd=() seed_args=() seeds=()
   local stores
   read -ra stores <<< "${BENCH_STORES:-storage-sqlite storage-maildir}"
   appends=$(scaled 10000 200); big=$(scaled 100000 1000)
   local why="no incumbent: Posthorn's store API, in-process"
   command -v eatmydata >/dev/null && fill_cmd=(eatmydata)
   mkdir -p "$W/store"
+  # bench/store/run.sh compiles bench-store once; the seeds use it
+  if ! bash "$ROOT/bench/store/run.sh" "$BUILD" --appends 0 --big 0 > "$W/store-compile.txt" 2>&1; then
+    log "store: bench/store/run.sh did not build bench-store: $(tail -2 "$W/store-compile.txt")"
+    note "store append 10 KB, 1 client" ph "bench/store/run.sh failed: $(tail -1 "$W/store-compile.txt")"
+    return 0
+  fi
+
+  log "store: seeding a $big-message mailbox for each of ${stores[*]}, side by side (${fill_cmd[*]:-with fsync: eatmydata is missing})"
+  t0=$(date +%s)
+  for st in "${stores[@]}"; do
+    tag=${st#storage-}
+    d="$W/store/big-$tag"
+    mkdir -p "$d"
+    seed_args=()
+    [ "$st" = storage-maildir ] && seed_args=(--seed-files)
+    POSTHORN_PLUGIN_DIR="$BUILD/plugins" "${fill_cmd[@]}" "$BUILD/bench-store" --store "$st" \
+      --appends 0 --big "$big" --dir "$d" "${seed_args[@]}" > "$W/store-$tag-seed.txt" 2>&1 &
+    seeds+=("$!:$st")
+  done
+  local failed=" " entry
+  for entry in "${seeds[@]}"; do
+    if ! wait "${entry%%:*}"; then
+      st=${entry#*:}; tag=${st#storage-}
+      log "store: the $st seed failed: $(tail -2 "$W/store-$tag-seed.txt")"
+      note "store ($tag) open of a $big-message mailbox" ph "the seed failed"
+      failed+="$st "
+    fi
+  done
+  sync
+  phase_time "store: seeds of ${stores[*]}, side by side (not measured)" "$t0"
+  for st in "${stores[@]}"; do
+    tag=${st#storage-}
+    printf '%s\t%s\n' "store: $st seed alone, as it ran beside the others (not measured)" \
+      "$(sed -n 's/^fill .*: \([0-9.]*\) s, .*/\1/p; s/^warm-up open (not timed): *\([0-9.]*\) ms/\1/p' "$W/store-$tag-seed.txt" \
+         | awk 'NR == 1 { t = $1 } NR == 2 { t += $1 / 1000 } END { printf "%.0f", t }')" >> "$W/times.tsv"
+  done
+
   for st in "${stores[@]}"; do
     tag=${st#storage-}
     f="$W/store-$tag-append.txt"
@@ -582,39 +637,28 @@ load_store () {
          --size 10240 --big 0 > "$f" 2> "$f.err"; then
       log "store: bench/store/run.sh failed: $(tail -2 "$f.err")"
       note "store ($tag) append 10 KB, 1 client" ph "bench/store/run.sh failed: $(tail -1 "$f.err")"
-      phase_time "store: $st appends" "$t0"
-      continue
+    else
+      sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 1 client" "msg/s" high ph "$v"; done
+      sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 8 clients" "msg/s" high ph "$v"; done
     fi
     phase_time "store: $st appends" "$t0"
-    sed -n 's/^append .* 1 client: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 1 client" "msg/s" high ph "$v"; done
-    sed -n 's/^append .* 8 clients: .* \([0-9.]*\) messages\/s/\1/p' "$f" | while read -r v; do record "store ($tag) append 10 KB, 8 clients" "msg/s" high ph "$v"; done
 
     d="$W/store/big-$tag"
-    mkdir -p "$d"
-    log "store: $st, seeding a $big-message mailbox (${fill_cmd[*]:-with fsync: eatmydata is missing})"
-    t0=$(date +%s)
-    if ! POSTHORN_PLUGIN_DIR="$BUILD/plugins" "${fill_cmd[@]}" "$BUILD/bench-store" --store "$st" \
-         --appends 0 --big "$big" --dir "$d" > "$W/store-$tag-seed.txt" 2>&1; then
-      log "store: the $st seed failed: $(tail -2 "$W/store-$tag-seed.txt")"
-      note "store ($tag) open of a $big-message mailbox" ph "the seed failed"
-      phase_time "store: $st seed (not measured)" "$t0"
-      continue
+    if [ "${failed#* $st }" = "$failed" ]; then
+      t0=$(date +%s)
+      for r in $(seq 1 "$RUNS"); do
+        f="$W/store-$tag-open-r$r.txt"
+        log "store: $st, run $r/$RUNS: open and list the $big-message mailbox"
+        if ! POSTHORN_PLUGIN_DIR="$BUILD/plugins" "$BUILD/bench-store" --store "$st" --appends 0 \
+             --big "$big" --dir "$d" > "$f" 2>&1; then
+          log "store: $st open run $r failed: $(tail -2 "$f")"; continue
+        fi
+        sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store ($tag) open of a $big-message mailbox" "ms" low ph "$v"; done
+        sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store ($tag) list all UIDs+flags, $big messages" "ms" low ph "$v"; done
+        sed -n 's/^view memory: .* = \([0-9.]*\) B\/message.*/\1/p' "$f" | while read -r v; do record "store ($tag) memory of the open view" "B/message" low ph "$v"; done
+      done
+      phase_time "store: $st open and list, $RUNS runs" "$t0"
     fi
-    sync
-    phase_time "store: $st seed (not measured)" "$t0"
-    t0=$(date +%s)
-    for r in $(seq 1 "$RUNS"); do
-      f="$W/store-$tag-open-r$r.txt"
-      log "store: $st, run $r/$RUNS: open and list the $big-message mailbox"
-      if ! POSTHORN_PLUGIN_DIR="$BUILD/plugins" "$BUILD/bench-store" --store "$st" --appends 0 \
-           --big "$big" --dir "$d" > "$f" 2>&1; then
-        log "store: $st open run $r failed: $(tail -2 "$f")"; continue
-      fi
-      sed -n 's/^open (SELECT) \([0-9]*\) messages: *\([0-9.]*\) ms.*/\2/p' "$f" | while read -r v; do record "store ($tag) open of a $big-message mailbox" "ms" low ph "$v"; done
-      sed -n 's/^list all UIDs and flags: *\([0-9.]*\) ms.*/\1/p' "$f" | while read -r v; do record "store ($tag) list all UIDs+flags, $big messages" "ms" low ph "$v"; done
-      sed -n 's/^view memory: .* = \([0-9.]*\) B\/message.*/\1/p' "$f" | while read -r v; do record "store ($tag) memory of the open view" "B/message" low ph "$v"; done
-    done
-    phase_time "store: $st open and list, $RUNS runs" "$t0"
     rm -rf "$d"
     for k in "store ($tag) append 10 KB, 1 client" "store ($tag) append 10 KB, 8 clients" \
              "store ($tag) open of a $big-message mailbox" "store ($tag) list all UIDs+flags, $big messages" \

@@ -7,14 +7,20 @@
  * selected, doing nothing (mode=selected). At most --ramp sessions are
  * being set up at once. Once every session is set up the fleet is held
  * for --hold seconds (and, with --deliveries N, until N deliveries were
- * measured). In IDLE mode a control connection, logged in as the first
- * user, APPENDs a message to its INBOX meanwhile, one delivery at a time:
- * the next APPEND leaves --interval-ms after the previous one, or once
- * the previous round is over (its tagged OK read and an EXISTS read by
- * every watched session, or 5 s), whichever is later - so a slow server's
- * pushes never merge. Watched are the IDLE sessions of the first user.
- * Two push latencies per watched session and delivery (the first EXISTS
- * only):
+ * measured). In IDLE mode --streams K control connections, stream k
+ * logged in as user --first-user + k, APPEND messages meanwhile, each to
+ * its own user's INBOX and each one delivery at a time: a stream's next
+ * APPEND leaves --interval-ms after its previous one, or once its
+ * previous round is over (its tagged OK read and an EXISTS read by every
+ * session that stream watches, or 5 s), whichever is later - so a slow
+ * server's pushes never merge. Stream k watches the IDLE sessions of its
+ * user; the K users receive mail at the same time, each user's
+ * deliveries one at a time. The --deliveries are counted over all
+ * streams (each stream sends about N / K). With --settle S the fleet is
+ * held S seconds more after the last delivery, without any (a server
+ * that parks idle sessions has them parked again by the end). Two push
+ * latencies per
+ * watched session and delivery (the first EXISTS only):
  * - exists_ok: from the delivering client reading its tagged OK to the
  *   watcher reading "* n EXISTS" (what issue #8 asks). A server may push
  *   before the delivering client has its OK: such a push counts as 0 and
@@ -22,7 +28,7 @@
  * - exists (kept from before): from sending the APPEND to the EXISTS.
  *
  *   idle sessions=N established=M mode=idle|selected setup_s=.. errors=..
- *        gen_cpu_s=.. deliveries=.. watched=..
+ *        gen_cpu_s=.. deliveries=.. streams=.. watched=..
  *        exists_ok_n=.. exists_ok_p50_us=.. exists_ok_p99_us=.. exists_before_ok_n=..
  *        exists_n=.. exists_p50_us=.. exists_p99_us=..
  *
@@ -59,22 +65,39 @@ static gboolean opt_no_idle = FALSE;
 static int opt_deliveries = 0;
 static int opt_interval_ms = 1000;
 static int opt_windows = 1;
+static int opt_streams = 1;
+static double opt_settle = 0;
 
 /* a round without every EXISTS is given up after this long */
 #define ROUND_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
+typedef struct _Stream Stream;
 
 typedef struct {
   guint index;
   BenchConn conn;
   int state;
-  gboolean control;      /* the APPENDing connection */
-  gboolean watched;      /* an IDLE session of the control user */
+  gboolean control;      /* the APPENDing connection of its stream */
+  gboolean watched;      /* an IDLE session of its stream's user */
+  Stream *stream;        /* control and watched sessions: their stream */
   gint64 append_sent_us; /* control: when the last APPEND was sent */
   gint64 append_ok_us;   /* control: when its tagged OK was read, 0 before */
   guint append_seq;      /* control: APPENDs sent; others: the last one seen */
   gboolean append_busy;
   gint64 exists_us;      /* watched: when the EXISTS of append_seq was read */
 } Session;
+
+/* One delivery stream: a control session APPENDing to its own user's
+ * INBOX, one delivery at a time, and that user's IDLE sessions. */
+struct _Stream {
+  guint number;          /* 0 .. --streams - 1: user --first-user + number */
+  Session control;
+  gboolean ready;        /* the control session is logged in and selected */
+  guint n_watched;       /* watched sessions ready */
+  guint round_seen;      /* watched sessions with this round's EXISTS */
+  GPtrArray *round_early; /* of Session: EXISTS read before the OK */
+  gint64 next_append;
+};
 
 static int epfd;
 static guint n_ready, n_failed, n_in_setup, n_started;
@@ -84,14 +107,13 @@ static gboolean any_idle;
 static BenchLatency *exists_latency;     /* from sending the APPEND */
 static BenchLatency *exists_ok_latency;  /* from the APPEND's tagged OK */
 static guint n_before_ok;                /* EXISTS read before that OK */
-static guint n_watched;                  /* watched sessions ready */
-static guint round_seen;                 /* watched sessions with this round's EXISTS */
-static GPtrArray *round_early;           /* of Session: EXISTS read before the OK */
-static guint n_deliveries;               /* rounds measured */
+static guint n_watched;                  /* watched sessions ready, all streams */
+static guint n_deliveries;               /* rounds measured, all streams */
+static guint n_busy;                     /* rounds in flight, all streams */
+static Stream *streams;                  /* --streams of them */
 /* the same, for the current --windows window */
 static BenchLatency *w_exists_latency, *w_exists_ok_latency;
 static guint w_before_ok, w_deliveries, w_index;
-static Session *control;
 
 static char *
 user_name (guint number)
@@ -131,16 +153,20 @@ session_failed (Session *s, const char *why)
     fprintf (stderr, "idle-load: session %u (state %d): %s\n", s->index, s->state, why);
   if (s->state != S_READY)
     n_in_setup--;
-  else
+  else if (!s->control)
     n_ready--;
   /* a lost watched session is no longer waited for: otherwise every
    * later round would end only at its 5 s timeout (it counts in errors) */
   if (s->watched && s->state == S_READY)
     {
+      Stream *st = s->stream;
+
       s->watched = FALSE;
       n_watched--;
-      if (control != NULL && s->append_seq == control->append_seq && round_seen > 0)
-        round_seen--;
+      st->n_watched--;
+      if (st->ready && s->append_seq == st->control.append_seq && st->round_seen > 0)
+        st->round_seen--;
+      g_ptr_array_remove (st->round_early, s);
     }
   s->state = S_FAILED;
   n_failed++;
@@ -178,7 +204,7 @@ session_line (Session *s, const char *line)
           session_failed (s, line);
           return;
         }
-      user = user_name (opt_first_user + (s->control ? 0 : s->index % opt_users));
+      user = user_name (opt_first_user + (s->control ? s->stream->number : s->index % opt_users));
       {
         g_autofree char *cmd = g_strdup_printf ("a LOGIN \"%s\" \"%s\"\r\n", user, opt_password);
         session_send (s, cmd);
@@ -220,43 +246,51 @@ session_line (Session *s, const char *line)
       if (line[0] == '+')
         {
           any_idle = TRUE;
-          s->watched = s->index % opt_users == 0;
+          s->watched = s->index % opt_users < (guint) opt_streams;
           if (s->watched)
-            n_watched++;
+            {
+              s->stream = &streams[s->index % opt_users];
+              s->stream->n_watched++;
+              n_watched++;
+            }
           session_ready (s);
         }
       break;
     case S_READY:
       if (s->control && tagged)
         {
+          Stream *st = s->stream;
+
           s->append_ok_us = bench_now_us ();
           if (!tagged_ok)
             n_errors++;
           /* pushes that beat the OK: latency 0 */
-          for (guint k = 0; k < round_early->len; k++)
+          for (guint k = 0; k < st->round_early->len; k++)
             {
               bench_latency_add (exists_ok_latency, 0);
               bench_latency_add (w_exists_ok_latency, 0);
               n_before_ok++;
               w_before_ok++;
             }
-          g_ptr_array_set_size (round_early, 0);
+          g_ptr_array_set_size (st->round_early, 0);
         }
-      else if (s->watched && control != NULL && control->append_seq > s->append_seq &&
+      else if (s->watched && s->stream->ready && s->stream->control.append_seq > s->append_seq &&
                g_str_has_suffix (line, " EXISTS"))
         {
-          s->append_seq = control->append_seq;
+          Session *c = &s->stream->control;
+
+          s->append_seq = c->append_seq;
           s->exists_us = bench_now_us ();
-          round_seen++;
-          bench_latency_add (exists_latency, s->exists_us - control->append_sent_us);
-          bench_latency_add (w_exists_latency, s->exists_us - control->append_sent_us);
-          if (control->append_ok_us != 0)
+          s->stream->round_seen++;
+          bench_latency_add (exists_latency, s->exists_us - c->append_sent_us);
+          bench_latency_add (w_exists_latency, s->exists_us - c->append_sent_us);
+          if (c->append_ok_us != 0)
             {
-              bench_latency_add (exists_ok_latency, s->exists_us - control->append_ok_us);
-              bench_latency_add (w_exists_ok_latency, s->exists_us - control->append_ok_us);
+              bench_latency_add (exists_ok_latency, s->exists_us - c->append_ok_us);
+              bench_latency_add (w_exists_ok_latency, s->exists_us - c->append_ok_us);
             }
           else
-            g_ptr_array_add (round_early, s);
+            g_ptr_array_add (s->stream->round_early, s);
         }
       break;
     default:
@@ -358,13 +392,15 @@ main (int argc, char **argv)
     { "deliveries", 0, 0, G_OPTION_ARG_INT, &opt_deliveries, "hold until this many deliveries were measured (0: --hold only)", "N" },
     { "interval-ms", 0, 0, G_OPTION_ARG_INT, &opt_interval_ms, "at least this long between two APPENDs", "MS" },
     { "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows, "also report the --deliveries in this many consecutive windows", "K" },
+    { "streams", 0, 0, G_OPTION_ARG_INT, &opt_streams, "delivery streams, each to its own user, each one delivery at a time", "K" },
+    { "settle", 0, 0, G_OPTION_ARG_DOUBLE, &opt_settle, "after the deliveries, hold the fleet this many seconds more without any", "S" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- IMAP IDLE fleet");
   g_autoptr (GError) error = NULL;
   g_autofree Session *sessions = NULL;
-  Session control_session = { 0 };
-  gint64 t0, setup_end, hold_end, next_append;
+  gint64 t0, setup_end, hold_end;
+  gboolean any_stream = FALSE;
   double cpu0;
   guint64 limit;
 
@@ -390,7 +426,17 @@ main (int argc, char **argv)
       fprintf (stderr, "idle-load: --windows must be 1 to --deliveries\n");
       return 2;
     }
-  round_early = g_ptr_array_new ();
+  if (opt_streams < 1 || opt_streams > opt_users)
+    {
+      fprintf (stderr, "idle-load: --streams must be 1 to --users\n");
+      return 2;
+    }
+  streams = g_new0 (Stream, opt_streams);
+  for (int k = 0; k < opt_streams; k++)
+    {
+      streams[k].number = k;
+      streams[k].round_early = g_ptr_array_new ();
+    }
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   sessions = g_new0 (Session, opt_sessions);
   cpu0 = bench_self_cpu_seconds ();
@@ -419,76 +465,128 @@ main (int argc, char **argv)
 
   if (any_idle)
     {
-      control_session.index = G_MAXUINT;
-      control_session.control = TRUE;
+      guint n_pending = 0;
+
+      /* the control sessions, all at once */
       n_in_setup = 0;
-      if (session_start (&control_session))
+      for (int k = 0; k < opt_streams; k++)
         {
-          while (control_session.state != S_READY && control_session.state != S_FAILED)
+          Session *c = &streams[k].control;
+
+          c->index = G_MAXUINT;
+          c->control = TRUE;
+          c->stream = &streams[k];
+          if (session_start (c))
+            n_pending++;
+        }
+      while (n_pending > 0)
+        {
+          n_pending = 0;
+          for (int k = 0; k < opt_streams; k++)
+            if (streams[k].control.state != S_READY && streams[k].control.state != S_FAILED)
+              n_pending++;
+          if (n_pending > 0)
             pump (1000);
-          if (control_session.state == S_READY)
-            control = &control_session;
+        }
+      for (int k = 0; k < opt_streams; k++)
+        {
+          streams[k].ready = streams[k].control.state == S_READY;
+          any_stream = any_stream || streams[k].ready;
+          /* staggered over the first interval */
+          streams[k].next_append = bench_now_us () + (gint64) opt_interval_ms * 1000 * k / opt_streams;
         }
     }
   hold_end = bench_now_us () + (gint64) (opt_hold * G_USEC_PER_SEC);
-  next_append = bench_now_us ();
-  while (bench_now_us () < hold_end
-         || (control != NULL && opt_deliveries > 0 && n_deliveries < (guint) opt_deliveries
+  while (bench_now_us () < hold_end || n_busy > 0
+         || (any_stream && opt_deliveries > 0 && n_deliveries < (guint) opt_deliveries
              && bench_now_us () - t0 < (gint64) 3600 * G_USEC_PER_SEC))
     {
       gint64 now = bench_now_us ();
+      gboolean holding = now < hold_end;
 
-      /* a round is over once its OK and every watched EXISTS were read */
-      if (control != NULL && control->append_busy
-          && ((control->append_ok_us != 0 && round_seen >= n_watched)
-              || now - control->append_sent_us > ROUND_TIMEOUT_US))
+      any_stream = FALSE;
+      for (int k = 0; k < opt_streams; k++)
         {
-          control->append_busy = FALSE;
-          if (control->append_ok_us != 0)
+          Stream *st = &streams[k];
+          Session *c = &st->control;
+
+          if (!st->ready)
+            continue;
+          if (c->state == S_FAILED)
             {
-              n_deliveries++;
-              w_deliveries++;
+              /* a lost control session ends its stream */
+              st->ready = FALSE;
+              if (c->append_busy)
+                n_busy--;
+              continue;
             }
-          if (opt_windows > 1 && opt_deliveries > 0 && w_index < (guint) opt_windows
-              && n_deliveries >= (guint64) opt_deliveries * (w_index + 1) / opt_windows)
-            window_report ();
-        }
-      if (control != NULL && !control->append_busy && now >= next_append)
-        {
-          static const char msg[] = "From: a@example.net\r\nSubject: push\r\n\r\nnew mail\r\n";
-          g_autofree char *cmd = g_strdup_printf ("a APPEND INBOX {%zu+}\r\n%s\r\n", strlen (msg), msg);
+          any_stream = TRUE;
+          /* a round is over once its OK and every watched EXISTS were read */
+          if (c->append_busy
+              && ((c->append_ok_us != 0 && st->round_seen >= st->n_watched)
+                  || now - c->append_sent_us > ROUND_TIMEOUT_US))
+            {
+              c->append_busy = FALSE;
+              n_busy--;
+              if (c->append_ok_us != 0)
+                {
+                  n_deliveries++;
+                  w_deliveries++;
+                }
+              if (opt_windows > 1 && opt_deliveries > 0 && w_index < (guint) opt_windows
+                  && n_deliveries >= (guint64) opt_deliveries * (w_index + 1) / opt_windows)
+                window_report ();
+            }
+          /* after the hold, only as many rounds as the --deliveries still need */
+          if (!c->append_busy && now >= st->next_append
+              && (holding || (opt_deliveries > 0 && n_deliveries + n_busy < (guint) opt_deliveries)))
+            {
+              static const char msg[] = "From: a@example.net\r\nSubject: push\r\n\r\nnew mail\r\n";
+              g_autofree char *cmd = g_strdup_printf ("a APPEND INBOX {%zu+}\r\n%s\r\n", strlen (msg), msg);
 
-          control->append_busy = TRUE;
-          control->append_seq++;
-          control->append_ok_us = 0;
-          round_seen = 0;
-          g_ptr_array_set_size (round_early, 0);
-          control->append_sent_us = bench_now_us ();
-          session_send (control, cmd);
-          next_append = control->append_sent_us + (gint64) opt_interval_ms * 1000;
+              c->append_busy = TRUE;
+              n_busy++;
+              c->append_seq++;
+              c->append_ok_us = 0;
+              st->round_seen = 0;
+              g_ptr_array_set_size (st->round_early, 0);
+              c->append_sent_us = bench_now_us ();
+              session_send (c, cmd);
+              st->next_append = c->append_sent_us + (gint64) opt_interval_ms * 1000;
+            }
         }
-      pump (control != NULL && control->append_busy ? 10 : 100);
+      if (!any_stream && n_busy == 0 && !holding)
+        break;
+      pump (n_busy > 0 ? 10 : 100);
     }
+  /* --settle: the fleet idle again, as it is between mails */
+  for (gint64 settle_end = bench_now_us () + (gint64) (opt_settle * G_USEC_PER_SEC);
+       bench_now_us () < settle_end;)
+    pump (100);
 
   printf ("idle sessions=%d established=%u mode=%s setup_s=%.2f errors=%" G_GUINT64_FORMAT
-          " gen_cpu_s=%.2f deliveries=%u watched=%u exists_ok_n=%u exists_ok_p50_us=%" G_GINT64_FORMAT
+          " gen_cpu_s=%.2f deliveries=%u streams=%d watched=%u exists_ok_n=%u exists_ok_p50_us=%" G_GINT64_FORMAT
           " exists_ok_p99_us=%" G_GINT64_FORMAT " exists_before_ok_n=%u exists_n=%u exists_p50_us=%"
           G_GINT64_FORMAT " exists_p99_us=%" G_GINT64_FORMAT "\n",
           opt_sessions, n_ready, any_idle ? "idle" : "selected", (setup_end - t0) / 1e6, n_errors,
-          bench_self_cpu_seconds () - cpu0, n_deliveries, n_watched,
+          bench_self_cpu_seconds () - cpu0, n_deliveries, opt_streams, n_watched,
           bench_latency_count (exists_ok_latency), bench_latency_percentile (exists_ok_latency, 50),
           bench_latency_percentile (exists_ok_latency, 99), n_before_ok,
           bench_latency_count (exists_latency),
           bench_latency_percentile (exists_latency, 50), bench_latency_percentile (exists_latency, 99));
   for (int i = 0; i < opt_sessions; i++)
     bench_conn_clear (&sessions[i].conn);
-  if (control_session.conn.in != NULL)
-    bench_conn_clear (&control_session.conn);
+  for (int k = 0; k < opt_streams; k++)
+    {
+      if (streams[k].control.conn.in != NULL)
+        bench_conn_clear (&streams[k].control.conn);
+      g_ptr_array_unref (streams[k].round_early);
+    }
+  g_free (streams);
   bench_latency_free (exists_latency);
   bench_latency_free (exists_ok_latency);
   bench_latency_free (w_exists_latency);
   bench_latency_free (w_exists_ok_latency);
-  g_ptr_array_unref (round_early);
   close (epfd);
   return n_ready == 0 ? 1 : 0;
 }
