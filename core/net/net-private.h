@@ -54,6 +54,11 @@ void net_connection_accept (NetListener *listener,
                             int fd,
                             const struct sockaddr *peer,
                             socklen_t peer_len);
+/* The address of @sa as text ("unix" for AF_UNIX; v4-mapped IPv6 as IPv4). */
+char *net_sockaddr_to_string (const struct sockaddr *sa, socklen_t len, guint16 *port);
+
+/* connection-registry.c */
+
 /* Whether one more connection from @peer_address is within the limits;
  * if not, @reason says which. */
 gboolean net_connection_limits_allow (const char *peer_address, const char **reason);
@@ -63,8 +68,6 @@ void net_connections_abort_all (void);
 /* Aborts what is left and frees the registry (if nothing holds a connection). */
 void net_connections_teardown (void);
 GPtrArray *net_connections_list (void);
-/* The address of @sa as text ("unix" for AF_UNIX; v4-mapped IPv6 as IPv4). */
-char *net_sockaddr_to_string (const struct sockaddr *sa, socklen_t len, guint16 *port);
 
 /* service.c */
 void net_service_count (PosthornService *service, const char *counter, guint64 delta);
