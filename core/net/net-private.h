@@ -72,6 +72,29 @@ GPtrArray *net_connections_list (void);
 /* service.c */
 void net_service_count (PosthornService *service, const char *counter, guint64 delta);
 
+/* listener.c (also ph_net_start() and ph_net_describe_listeners()) */
+
+/* Stops accepting: closes every listener (removing unix socket files
+ * posthornd made). */
+void net_listeners_close_all (void);
+/* Closes and frees every listener. */
+void net_listeners_free (void);
+
+/* socket-activation.c (also ph_net_take_listen_fds()) */
+
+/* Gives each socket systemd passed to the listener of @listeners
+ * (NetListener *) configured at the same address; a dual-stack [::]:PORT
+ * also stands for 0.0.0.0:PORT. The rest are closed with a warning each. */
+void net_passed_assign (GPtrArray *listeners);
+/* Closes and forgets the passed sockets not taken yet. */
+void net_passed_clear (void);
+
+/* fd-limit.c */
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit; warns when it stays
+ * below what @max_connections connections and @listeners listeners need. */
+void net_fd_limit_raise (guint max_connections, guint listeners);
+
 /* tls.c */
 typedef struct _NetTlsCredentials NetTlsCredentials;
 
