@@ -99,7 +99,10 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
           g_string_truncate (out, 0);
           write_flags_line (session);
         }
-      if (n_new > 0 || n_exp > 0)
+      /* each EXPUNGE already lowered the count (RFC 3501 7.4.1): EXISTS
+       * only when messages were added, the count being above what the
+       * expunges left; VANISHED is followed by the new count as before */
+      if (n_new > 0 || (n_exp > 0 && session->qresync))
         g_string_append_printf (out, "* %u EXISTS\r\n",
                                 posthorn_mailbox_view_get_count (session->view));
       if (n_new > 0 && !session->rev2)
