@@ -185,36 +185,6 @@ out:
   return done;
 }
 
-static char *
-fts_phrase (const char *needle)
-{
-  GString *s = g_string_new ("\"");
-
-  for (const char *p = needle; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (s, '"');
-      g_string_append_c (s, *p);
-    }
-  g_string_append_c (s, '"');
-  return g_string_free (s, FALSE);
-}
-
-static char *
-like_pattern (const char *needle)
-{
-  GString *s = g_string_new ("%");
-
-  for (const char *p = needle; *p != '\0'; p++)
-    {
-      if (*p == '%' || *p == '_' || *p == '\\')
-        g_string_append_c (s, '\\');
-      g_string_append_c (s, *p);
-    }
-  g_string_append_c (s, '%');
-  return g_string_free (s, FALSE);
-}
-
 gboolean
 maildir_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                      PosthornSearchField field, const char *needle, GArray *out_uids,
@@ -224,46 +194,40 @@ maildir_search_text (gpointer data, const char *user, const char *name, guint32 
   MAILDIR_STORE_LOCK (store);
   MaildirUser *u = maildir_user_get (store, user, FALSE, error);
   MaildirFolder f = { 0 };
-  g_autofree char *pattern = NULL;
   gboolean body = field == POSTHORN_SEARCH_BODY;
+  StorageSearchKind kind;
+  g_autofree char *query = storage_search_query (needle, body, &kind);
   sqlite3_stmt *stmt = NULL;
   gboolean ok = u != NULL && maildir_folder_lookup (u, name, uidvalidity, &f, error);
   int rc;
 
-  if (ok && g_utf8_strlen (needle, -1) >= 3)
-    {
-      g_autofree char *phrase = fts_phrase (needle);
-
-      pattern = g_strconcat (body ? "body_text : " : "{header_text body_text} : ", phrase, NULL);
-      stmt = maildir_db_stmt (u, "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
-                         "(SELECT rowid FROM search WHERE search MATCH ?2) ORDER BY uid", error);
-    }
-  else if (ok && *needle == '\0')
-    stmt = maildir_db_stmt (u, "SELECT uid FROM messages WHERE folder_id = ?1 AND ?2 IS NULL ORDER BY uid",
-                            error);
-  else if (ok)
-    {
-      pattern = like_pattern (needle);
-      stmt = maildir_db_stmt (u, body
-        ? "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
-          "(SELECT rowid FROM search WHERE body_text LIKE ?2 ESCAPE '\\') ORDER BY uid"
-        : "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
-          "(SELECT rowid FROM search WHERE header_text LIKE ?2 ESCAPE '\\' "
-          "OR body_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
-    }
+  if (ok)
+    switch (kind)
+      {
+      case STORAGE_SEARCH_MATCH:
+        stmt = maildir_db_stmt (u, "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
+                                   "(SELECT rowid FROM search WHERE search MATCH ?2) ORDER BY uid", error);
+        break;
+      case STORAGE_SEARCH_EVERY:
+        stmt = maildir_db_stmt (u, "SELECT uid FROM messages WHERE folder_id = ?1 AND ?2 IS NULL ORDER BY uid",
+                                error);
+        break;
+      case STORAGE_SEARCH_LIKE:
+        stmt = maildir_db_stmt (u, body
+          ? "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
+            "(SELECT rowid FROM search WHERE body_text LIKE ?2 ESCAPE '\\') ORDER BY uid"
+          : "SELECT uid FROM messages WHERE folder_id = ?1 AND id IN "
+            "(SELECT rowid FROM search WHERE header_text LIKE ?2 ESCAPE '\\' "
+            "OR body_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
+        break;
+      }
   ok = ok && stmt != NULL;
   if (ok)
     {
       sqlite3_bind_int64 (stmt, 1, f.id);
-      if (pattern != NULL)
-        sqlite3_bind_text (stmt, 2, pattern, -1, SQLITE_STATIC);
-      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        {
-          guint32 uid = (guint32) sqlite3_column_int64 (stmt, 0);
-
-          g_array_append_val (out_uids, uid);
-        }
-      sqlite3_reset (stmt);
+      if (query != NULL)
+        sqlite3_bind_text (stmt, 2, query, -1, SQLITE_STATIC);
+      rc = storage_uids_read (stmt, out_uids);
       ok = rc == SQLITE_DONE || maildir_db_error (u, rc, error);
     }
   maildir_folder_clear (&f);

@@ -235,73 +235,7 @@ next_uidvalidity (MaildirUser *u, guint32 *out, GError **error)
   return maildir_meta_set (u, "uidvalidity", last, error);
 }
 
-/* ---- keyword sets: packed little-endian guint32, ascending ---- */
-
-void
-maildir_keywords_from_blob (const void *blob, int size, GArray *out)
-{
-  const guint8 *data = blob;
-
-  g_array_set_size (out, 0);
-  for (int i = 0; data != NULL && i + 4 <= size; i += 4)
-    {
-      guint32 v = (guint32) data[i] | (guint32) data[i + 1] << 8 |
-                  (guint32) data[i + 2] << 16 | (guint32) data[i + 3] << 24;
-      g_array_append_val (out, v);
-    }
-}
-
-void
-maildir_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw)
-{
-  guint8 *data;
-
-  if (kw == NULL || kw->len == 0)
-    {
-      sqlite3_bind_null (stmt, column);
-      return;
-    }
-  data = g_malloc (kw->len * 4);
-  for (guint i = 0; i < kw->len; i++)
-    {
-      guint32 v = g_array_index (kw, guint32, i);
-
-      data[4 * i] = v & 0xff;
-      data[4 * i + 1] = (v >> 8) & 0xff;
-      data[4 * i + 2] = (v >> 16) & 0xff;
-      data[4 * i + 3] = v >> 24;
-    }
-  sqlite3_bind_blob (stmt, column, data, (int) kw->len * 4, g_free);
-}
-
-static int
-guint32_compare (gconstpointer a, gconstpointer b)
-{
-  guint32 ua = *(const guint32 *) a, ub = *(const guint32 *) b;
-
-  return ua < ub ? -1 : ua > ub;
-}
-
-void
-maildir_keyword_set_normalize (GArray *set)
-{
-  guint out = 0;
-
-  g_array_sort (set, guint32_compare);
-  for (guint i = 0; i < set->len; i++)
-    if (out == 0 || g_array_index (set, guint32, out - 1) != g_array_index (set, guint32, i))
-      g_array_index (set, guint32, out++) = g_array_index (set, guint32, i);
-  g_array_set_size (set, out);
-}
-
-gboolean
-maildir_keyword_set_contains (GArray *set, guint32 v)
-{
-  for (guint i = 0; i < set->len; i++)
-    if (g_array_index (set, guint32, i) == v)
-      return TRUE;
-  return FALSE;
-}
+/* ---- keyword sets (storage-keywords.h) ---- */
 
 guint32
 maildir_keyword_letters (GArray *set)
@@ -326,21 +260,12 @@ maildir_keywords_list (MaildirUser *u, gint64 folder_id, GError **error)
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, folder_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      guint idx = (guint) sqlite3_column_int64 (stmt, 0);
-
-      while (names->len < idx)
-        g_ptr_array_add (names, g_strdup ("$unused"));
-      g_ptr_array_add (names, g_strdup ((const char *) sqlite3_column_text (stmt, 1)));
-    }
-  sqlite3_reset (stmt);
+  rc = storage_keyword_names_read (stmt, names);
   if (rc != SQLITE_DONE)
     {
       maildir_db_error (u, rc, error);
       return NULL;
     }
-  g_ptr_array_add (names, NULL);
   return g_steal_pointer (&names);
 }
 
@@ -397,7 +322,7 @@ maildir_keywords_resolve (MaildirUser *u, gint64 folder_id, const char *const *n
         return NULL;
       g_array_append_val (set, idx);
     }
-  maildir_keyword_set_normalize (set);
+  storage_keyword_set_normalize (set);
   return g_steal_pointer (&set);
 }
 

@@ -78,38 +78,19 @@ maildir_store_flags (gpointer data, const char *user, const char *name, guint32 
   for (guint i = 0; ok && i < rows->len; i++)
     {
       MaildirMessageRow *row = rows->pdata[i];
-      guint32 next = row->flags;
+      guint32 next;
       g_autofree char *filename = NULL;
       GError *local = NULL;
       guint64 modseq;
 
-      g_array_set_size (next_kw, 0);
-      switch (mode)
-        {
-        case POSTHORN_FLAGS_REPLACE:
-          next = flags;
-          g_array_append_vals (next_kw, kw->data, kw->len);
-          break;
-        case POSTHORN_FLAGS_ADD:
-          next |= flags;
-          g_array_append_vals (next_kw, row->keywords->data, row->keywords->len);
-          g_array_append_vals (next_kw, kw->data, kw->len);
-          maildir_keyword_set_normalize (next_kw);
-          break;
-        case POSTHORN_FLAGS_REMOVE:
-          next &= ~flags;
-          for (guint k = 0; k < row->keywords->len; k++)
-            if (!maildir_keyword_set_contains (kw, g_array_index (row->keywords, guint32, k)))
-              g_array_append_val (next_kw, g_array_index (row->keywords, guint32, k));
-          break;
-        }
+      next = storage_flags_apply (mode, flags, kw, row->flags, row->keywords, next_kw);
       next &= POSTHORN_MESSAGE_STORED_FLAGS;
       if (unchangedsince > 0 && row->modseq > unchangedsince)
         {
           posthorn_store_changes_add_modified (changes, row->uid);
           continue;
         }
-      if (next == row->flags && maildir_keyword_sets_equal (next_kw, row->keywords))
+      if (next == row->flags && storage_keyword_sets_equal (next_kw, row->keywords))
         continue;
       if (!file_set_flags (&f, row, next, next_kw, &filename, &local))
         {
@@ -229,7 +210,7 @@ maildir_copy (gpointer data, const char *user, const char *name, guint32 uidvali
         }
       if (!ok)
         break;
-      maildir_keyword_set_normalize (kw);
+      storage_keyword_set_normalize (kw);
       if (!g_file_test (src_path, G_FILE_TEST_EXISTS))
         {
           g_autofree char *found = maildir_locate_file (&src, row->base);

@@ -7,6 +7,10 @@
 #include <posthorn/posthorn.h>
 #include <sqlite3.h>
 
+#include "storage-keywords.h"
+#include "storage-message-list.h"
+#include "storage-search.h"
+
 G_BEGIN_DECLS
 
 /* ------------------------------------------------------------------ */
@@ -239,10 +243,6 @@ gint64 maildir_meta_get (MaildirUser *u, const char *key);
 gboolean maildir_meta_set (MaildirUser *u, const char *key, gint64 value, GError **error);
 void maildir_user_free (MaildirUser *u);
 MaildirUser *maildir_user_get (MaildirStore *store, const char *name, gboolean create, GError **error);
-void maildir_keywords_from_blob (const void *blob, int size, GArray *out);
-void maildir_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw);
-void maildir_keyword_set_normalize (GArray *set);
-gboolean maildir_keyword_set_contains (GArray *set, guint32 v);
 guint32 maildir_keyword_letters (GArray *set);
 GPtrArray *maildir_keywords_list (MaildirUser *u, gint64 folder_id, GError **error);
 gboolean maildir_keyword_index (MaildirUser *u, gint64 folder_id, const char *name, guint32 *out,
@@ -271,39 +271,22 @@ gboolean maildir_message_remove (MaildirUser *u, MaildirFolder *f, const Maildir
 gboolean maildir_message_update (MaildirUser *u, const MaildirMessageRow *row, const char *filename, guint32 flags,
                                  GArray *keywords, guint64 modseq, GError **error);
 
-/* maildir-snapshot.c: a folder's message list, packed (see there) */
-typedef struct {
-  GArray *uids;       /* guint32, ascending */
-  GArray *flags;      /* guint32 */
-  GArray *modseqs;    /* guint64 */
-  GArray *kw_offsets; /* guint32: start of each message's keywords in kw_pool */
-  GArray *kw_pool;    /* guint32 */
-} MaildirMessageList;
-
-void maildir_message_list_init (MaildirMessageList *l, guint reserve);
-void maildir_message_list_clear (MaildirMessageList *l);
-/* The keywords of entry @i (NULL when it has none). */
-const guint32 *maildir_message_list_keywords (const MaildirMessageList *l, guint i, guint *n);
-/* The snapshot blob of @l for a folder of @uidvalidity, and back: FALSE
- * (nothing allocated) for a blob that is not a valid snapshot of that
- * UIDVALIDITY. Pure. */
-GBytes *maildir_snapshot_encode (const MaildirMessageList *l, guint32 uidvalidity);
-gboolean maildir_snapshot_decode (const guint8 *data, gsize size, guint32 uidvalidity, MaildirMessageList *l);
+/* maildir-snapshot.c: a folder's message list and its snapshot (see there
+ * and storage-message-list.h) */
 /* Appends the rows of @f with MODSEQ > @since, ascending by UID. */
 gboolean maildir_message_list_read_changed (MaildirUser *u, const MaildirFolder *f, guint64 since,
-                                            MaildirMessageList *l, GError **error);
+                                            StorageMessageList *l, GError **error);
 /* Every message of @f (inside a transaction): the snapshot plus the rows
  * and tombstones with a greater MODSEQ, or every row without a usable
  * snapshot. *@delta: how many changes the snapshot was behind (every row
  * without one). */
-gboolean maildir_message_list_load (MaildirUser *u, const MaildirFolder *f, MaildirMessageList *out,
+gboolean maildir_message_list_load (MaildirUser *u, const MaildirFolder *f, StorageMessageList *out,
                                     guint *delta, GError **error);
 /* Stores @list as @f's snapshot as of f->highestmodseq. */
-gboolean maildir_snapshot_save (MaildirUser *u, const MaildirFolder *f, const MaildirMessageList *list,
+gboolean maildir_snapshot_save (MaildirUser *u, const MaildirFolder *f, const StorageMessageList *list,
                                 GError **error);
 
 /* maildir-sync.c: scanning; STATUS and sync (vtable entries) */
-gboolean maildir_keyword_sets_equal (GArray *a, GArray *b);
 gboolean maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
                                  GError **error);
 void maildir_folder_note_own_change (MaildirFolder *f);

@@ -40,7 +40,7 @@ maildir_message_row_read (sqlite3_stmt *stmt)
   row->filename = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
   row->flags = (guint32) sqlite3_column_int64 (stmt, 4);
   row->keywords = g_array_new (FALSE, FALSE, sizeof (guint32));
-  maildir_keywords_from_blob (sqlite3_column_blob (stmt, 5), sqlite3_column_bytes (stmt, 5), row->keywords);
+  storage_keywords_from_column (stmt, 5, row->keywords);
   row->modseq = (guint64) sqlite3_column_int64 (stmt, 6);
   row->internal_date = sqlite3_column_int64 (stmt, 7);
   row->size = (guint64) sqlite3_column_int64 (stmt, 8);
@@ -140,7 +140,7 @@ maildir_message_insert (MaildirUser *u, const MaildirFolder *f, const MaildirNew
   sqlite3_bind_text (stmt, 3, r->base, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 4, r->filename, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 5, r->flags & POSTHORN_MESSAGE_STORED_FLAGS);
-  maildir_keywords_bind (stmt, 6, r->keywords);
+  storage_keywords_bind (stmt, 6, r->keywords);
   sqlite3_bind_int64 (stmt, 7, (gint64) r->modseq);
   sqlite3_bind_int64 (stmt, 8, r->internal_date);
   sqlite3_bind_int64 (stmt, 9, (gint64) r->size);
@@ -216,7 +216,7 @@ maildir_message_update (MaildirUser *u, const MaildirMessageRow *row, const char
   sqlite3_bind_int64 (stmt, 1, row->id);
   sqlite3_bind_text (stmt, 2, filename, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, flags);
-  maildir_keywords_bind (stmt, 4, keywords);
+  storage_keywords_bind (stmt, 4, keywords);
   sqlite3_bind_int64 (stmt, 5, (gint64) modseq);
   return maildir_db_done (u, stmt, error);
 }

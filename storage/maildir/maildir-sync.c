@@ -109,16 +109,8 @@ keywords_from_name (const MaildirFileName *parsed, GArray *old, guint n_known)
   for (guint i = 0; old != NULL && i < old->len; i++)
     if (g_array_index (old, guint32, i) >= 26)
       g_array_append_val (set, g_array_index (old, guint32, i));
-  maildir_keyword_set_normalize (set);
+  storage_keyword_set_normalize (set);
   return set;
-}
-
-gboolean
-maildir_keyword_sets_equal (GArray *a, GArray *b)
-{
-  /* an empty GArray's data may be NULL, which memcmp must not see */
-  return a->len == b->len &&
-         (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (guint32)) == 0);
 }
 
 typedef struct {
@@ -368,7 +360,7 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
           guint64 modseq = row->modseq;
 
           kw = keywords_from_name (&e->parsed, row->keywords, known->len - 1);
-          if (e->parsed.flags != row->flags || !maildir_keyword_sets_equal (kw, row->keywords))
+          if (e->parsed.flags != row->flags || !storage_keyword_sets_equal (kw, row->keywords))
             {
               modseq = ++f->highestmodseq;
               event_add (events, POSTHORN_EVENT_FLAGS_CHANGED, u->name, f->name, row->uid, modseq);
@@ -633,7 +625,7 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
   MAILDIR_STORE_LOCK (store);
   MaildirUser *u = NULL;
   MaildirFolder f = { 0 };
-  MaildirMessageList list = { 0 };
+  StorageMessageList list = { 0 };
   g_autoptr(GPtrArray) keywords = NULL;
   sqlite3_stmt *stmt;
   gboolean found, relaxed = FALSE;
@@ -677,7 +669,7 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
         }
       else if (ok)
         {
-          maildir_message_list_init (&list, 0);
+          storage_message_list_init (&list, 0);
           ok = maildir_message_list_read_changed (u, &f, since_modseq, &list, error);
         }
       if (ok)
@@ -686,7 +678,7 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
           for (guint i = 0; i < list.uids->len; i++)
             {
               guint n_kw;
-              const guint32 *kw = maildir_message_list_keywords (&list, i, &n_kw);
+              const guint32 *kw = storage_message_list_keywords (&list, i, &n_kw);
 
               posthorn_store_sync_add_record (out, g_array_index (list.uids, guint32, i),
                                               g_array_index (list.flags, guint32, i),
@@ -715,7 +707,7 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
     ok = maildir_db_end (u, ok, ok ? error : NULL) && ok;
   if (relaxed && u != NULL)
     sqlite3_exec (u->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-  maildir_message_list_clear (&list);
+  storage_message_list_clear (&list);
   maildir_folder_clear (&f);
   return ok;
 }

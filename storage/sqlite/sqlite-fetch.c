@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sqlite-private.h"
+#include "storage-message-list.h"
+#include "storage-search.h"
 
 #include <string.h>
 
@@ -177,37 +179,6 @@ out:
   return done;
 }
 
-/* An FTS5 phrase: the text in double quotes, inner quotes doubled. */
-static char *
-fts_phrase (const char *needle)
-{
-  GString *s = g_string_new ("\"");
-
-  for (const char *p = needle; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (s, '"');
-      g_string_append_c (s, *p);
-    }
-  g_string_append_c (s, '"');
-  return g_string_free (s, FALSE);
-}
-
-static char *
-like_pattern (const char *needle)
-{
-  GString *s = g_string_new ("%");
-
-  for (const char *p = needle; *p != '\0'; p++)
-    {
-      if (*p == '%' || *p == '_' || *p == '\\')
-        g_string_append_c (s, '\\');
-      g_string_append_c (s, *p);
-    }
-  g_string_append_c (s, '%');
-  return g_string_free (s, FALSE);
-}
-
 gboolean
 sqlite_search_text (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                     PosthornSearchField field, const char *needle, GArray *out_uids,
@@ -215,11 +186,12 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
 {
   SqliteStore *store = data;
   SqliteConn *conn = sqlite_store_reader (store, error);
-  g_autofree char *pattern = NULL;
+  gboolean body = field == POSTHORN_SEARCH_BODY;
+  StorageSearchKind kind;
+  g_autofree char *query = storage_search_query (needle, body, &kind);
   SqliteMailbox mb;
   sqlite3_stmt *stmt = NULL;
   gboolean ok = FALSE;
-  gboolean body = field == POSTHORN_SEARCH_BODY;
   int rc;
 
   if (conn == NULL)
@@ -228,42 +200,32 @@ sqlite_search_text (gpointer data, const char *user, const char *name, guint32 u
       !sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error))
     goto out;
 
-  /* The trigram index answers needles of three characters or more; shorter
-   * ones are a scan of the index's text. */
-  if (g_utf8_strlen (needle, -1) >= 3)
+  switch (kind)
     {
-      g_autofree char *phrase = fts_phrase (needle);
-
-      pattern = g_strconcat (body ? "body_text : " : "{header_text body_text} : ", phrase, NULL);
+    case STORAGE_SEARCH_MATCH:
       stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
                                       "(SELECT rowid FROM search WHERE search MATCH ?2) ORDER BY uid",
                                 error);
-    }
-  else if (*needle == '\0')
-    stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND ?2 IS NULL "
-                                    "ORDER BY uid", error);
-  else
-    {
-      pattern = like_pattern (needle);
+      break;
+    case STORAGE_SEARCH_EVERY:
+      stmt = sqlite_store_stmt (conn, "SELECT uid FROM messages WHERE mailbox_id = ?1 AND ?2 IS NULL "
+                                      "ORDER BY uid", error);
+      break;
+    case STORAGE_SEARCH_LIKE:
       stmt = sqlite_store_stmt (conn, body
         ? "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
           "(SELECT rowid FROM search WHERE body_text LIKE ?2 ESCAPE '\\') ORDER BY uid"
         : "SELECT uid FROM messages WHERE mailbox_id = ?1 AND body_id IN "
           "(SELECT rowid FROM search WHERE header_text LIKE ?2 ESCAPE '\\' "
           "OR body_text LIKE ?2 ESCAPE '\\') ORDER BY uid", error);
+      break;
     }
   if (stmt == NULL)
     goto out;
   sqlite3_bind_int64 (stmt, 1, mb.id);
-  if (pattern != NULL)
-    sqlite3_bind_text (stmt, 2, pattern, -1, SQLITE_STATIC);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      guint32 uid = (guint32) sqlite3_column_int64 (stmt, 0);
-
-      g_array_append_val (out_uids, uid);
-    }
-  sqlite3_reset (stmt);
+  if (query != NULL)
+    sqlite3_bind_text (stmt, 2, query, -1, SQLITE_STATIC);
+  rc = storage_uids_read (stmt, out_uids);
   ok = rc == SQLITE_DONE || sqlite_store_set_error (conn, rc, error);
   /* Text not (or not all) in the index yet: see sqlite-index.c. */
   if (ok)

@@ -5,8 +5,6 @@
  */
 #include "sqlite-private.h"
 
-#include <string.h>
-
 /* Whether a STORE without keywords leaves every message of @uids as it
  * is (a client setting \Seen or \Flagged again), read on a reader: then
  * there is nothing to write, no write lock to queue for and no commit to
@@ -90,37 +88,16 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
   for (guint i = 0; ok && i < rows->len; i++)
     {
       SqliteMessageRow *row = rows->pdata[i];
-      guint32 next = row->flags;
+      guint32 next;
       guint64 modseq;
 
-      g_array_set_size (next_kw, 0);
-      switch (mode)
-        {
-        case POSTHORN_FLAGS_REPLACE:
-          next = flags;
-          g_array_append_vals (next_kw, kw->data, kw->len);
-          break;
-        case POSTHORN_FLAGS_ADD:
-          next |= flags;
-          g_array_append_vals (next_kw, row->keywords->data, row->keywords->len);
-          g_array_append_vals (next_kw, kw->data, kw->len);
-          sqlite_keyword_set_normalize (next_kw);
-          break;
-        case POSTHORN_FLAGS_REMOVE:
-          next &= ~flags;
-          for (guint k = 0; k < row->keywords->len; k++)
-            if (!sqlite_keyword_set_contains (kw, g_array_index (row->keywords, guint32, k)))
-              g_array_append_val (next_kw, g_array_index (row->keywords, guint32, k));
-          break;
-        }
+      next = storage_flags_apply (mode, flags, kw, row->flags, row->keywords, next_kw);
       if (unchangedsince > 0 && row->modseq > unchangedsince)
         {
           posthorn_store_changes_add_modified (changes, row->uid);
           continue;
         }
-      if (next == row->flags && next_kw->len == row->keywords->len &&
-          (next_kw->len == 0 ||
-           memcmp (next_kw->data, row->keywords->data, next_kw->len * sizeof (guint32)) == 0))
+      if (next == row->flags && storage_keyword_sets_equal (next_kw, row->keywords))
         continue;
       modseq = ++mb.highestmodseq;
       stmt = sqlite_store_stmt (conn, "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 "
@@ -131,7 +108,7 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
           sqlite3_bind_int64 (stmt, 1, mb.id);
           sqlite3_bind_int64 (stmt, 2, row->uid);
           sqlite3_bind_int64 (stmt, 3, next);
-          sqlite_keywords_bind (stmt, 4, next_kw);
+          storage_keywords_bind (stmt, 4, next_kw);
           sqlite3_bind_int64 (stmt, 5, (gint64) modseq);
           ok = sqlite_store_step_done (conn, stmt, error);
         }
@@ -164,7 +141,7 @@ keywords_translate (SqliteConn *conn, GPtrArray *src_names, gint64 dest_id, GArr
       v = (guint32) dest_idx;
       g_array_append_val (out, v);
     }
-  sqlite_keyword_set_normalize (out);
+  storage_keyword_set_normalize (out);
   return g_steal_pointer (&out);
 }
 

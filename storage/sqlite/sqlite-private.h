@@ -7,6 +7,8 @@
 #include <posthorn/posthorn.h>
 #include <sqlite3.h>
 
+#include "storage-keywords.h"
+
 G_BEGIN_DECLS
 
 /* Message bytes are stored in chunks of this size, so a 50 MB message is
@@ -125,10 +127,6 @@ gboolean sqlite_mailbox_create_path (SqliteConn *conn, const char *user, gint64 
                                      GError **error);
 gboolean sqlite_subscription_set (SqliteConn *conn, gint64 user_id, const char *name, gboolean subscribe,
                                   GError **error);
-void sqlite_keywords_from_column (sqlite3_stmt *stmt, int column, GArray *out);
-void sqlite_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw);
-gboolean sqlite_keyword_set_contains (GArray *set, guint32 v);
-void sqlite_keyword_set_normalize (GArray *set);
 gboolean sqlite_keyword_index (SqliteConn *conn, gint64 mailbox_id, const char *name, gboolean create,
                                gint64 *out, GError **error);
 GArray * sqlite_keywords_resolve (SqliteConn *conn, gint64 mailbox_id, const char *const *names,

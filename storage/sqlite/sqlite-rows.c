@@ -219,74 +219,6 @@ sqlite_subscription_set (SqliteConn *conn, gint64 user_id, const char *name, gbo
 
 /* ---- keywords ---- */
 
-/* Packed keyword indexes (little-endian guint32, ascending). */
-void
-sqlite_keywords_from_column (sqlite3_stmt *stmt, int column, GArray *out)
-{
-  const guint8 *data = sqlite3_column_blob (stmt, column);
-  int size = sqlite3_column_bytes (stmt, column);
-
-  g_array_set_size (out, 0);
-  for (int i = 0; data != NULL && i + 4 <= size; i += 4)
-    {
-      guint32 v = (guint32) data[i] | (guint32) data[i + 1] << 8 |
-                  (guint32) data[i + 2] << 16 | (guint32) data[i + 3] << 24;
-      g_array_append_val (out, v);
-    }
-}
-
-void
-sqlite_keywords_bind (sqlite3_stmt *stmt, int column, GArray *kw)
-{
-  guint8 *data;
-
-  if (kw == NULL || kw->len == 0)
-    {
-      sqlite3_bind_null (stmt, column);
-      return;
-    }
-  data = g_malloc (kw->len * 4);
-  for (guint i = 0; i < kw->len; i++)
-    {
-      guint32 v = g_array_index (kw, guint32, i);
-
-      data[4 * i] = v & 0xff;
-      data[4 * i + 1] = (v >> 8) & 0xff;
-      data[4 * i + 2] = (v >> 16) & 0xff;
-      data[4 * i + 3] = v >> 24;
-    }
-  sqlite3_bind_blob (stmt, column, data, (int) kw->len * 4, g_free);
-}
-
-static int
-guint32_compare (gconstpointer a, gconstpointer b)
-{
-  guint32 ua = *(const guint32 *) a, ub = *(const guint32 *) b;
-
-  return ua < ub ? -1 : ua > ub;
-}
-
-gboolean
-sqlite_keyword_set_contains (GArray *set, guint32 v)
-{
-  for (guint i = 0; i < set->len; i++)
-    if (g_array_index (set, guint32, i) == v)
-      return TRUE;
-  return FALSE;
-}
-
-void
-sqlite_keyword_set_normalize (GArray *set)
-{
-  guint out = 0;
-
-  g_array_sort (set, guint32_compare);
-  for (guint i = 0; i < set->len; i++)
-    if (out == 0 || g_array_index (set, guint32, out - 1) != g_array_index (set, guint32, i))
-      g_array_index (set, guint32, out++) = g_array_index (set, guint32, i);
-  g_array_set_size (set, out);
-}
-
 /* The index of keyword @name in mailbox @mailbox_id, adding it if
  * @create (writer only). -1 if absent and not created. */
 gboolean
@@ -341,7 +273,7 @@ sqlite_keywords_resolve (SqliteConn *conn, gint64 mailbox_id, const char *const 
       v = (guint32) idx;
       g_array_append_val (set, v);
     }
-  sqlite_keyword_set_normalize (set);
+  storage_keyword_set_normalize (set);
   return g_steal_pointer (&set);
 }
 
@@ -356,21 +288,12 @@ sqlite_keywords_list (SqliteConn *conn, gint64 mailbox_id, GError **error)
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, mailbox_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      guint idx = (guint) sqlite3_column_int64 (stmt, 0);
-
-      while (names->len < idx)
-        g_ptr_array_add (names, g_strdup ("$unused"));
-      g_ptr_array_add (names, g_strdup ((const char *) sqlite3_column_text (stmt, 1)));
-    }
-  sqlite3_reset (stmt);
+  rc = storage_keyword_names_read (stmt, names);
   if (rc != SQLITE_DONE)
     {
       sqlite_store_set_error (conn, rc, error);
       return NULL;
     }
-  g_ptr_array_add (names, NULL);
   return g_steal_pointer (&names);
 }
 
@@ -492,7 +415,7 @@ collect_row (SqliteConn *conn, sqlite3_stmt *stmt, gpointer data, GError **error
   row->body_id = sqlite3_column_int64 (stmt, 1);
   row->flags = (guint32) sqlite3_column_int64 (stmt, 2);
   row->keywords = g_array_new (FALSE, FALSE, sizeof (guint32));
-  sqlite_keywords_from_column (stmt, 3, row->keywords);
+  storage_keywords_from_column (stmt, 3, row->keywords);
   row->modseq = (guint64) sqlite3_column_int64 (stmt, 4);
   row->internal_date = sqlite3_column_int64 (stmt, 5);
   row->size = (guint64) sqlite3_column_int64 (stmt, 6);
@@ -643,7 +566,7 @@ sqlite_message_insert (SqliteConn *conn, SqliteMailbox *mb, gint64 body_id, guin
   sqlite3_bind_int64 (stmt, 2, *uid);
   sqlite3_bind_int64 (stmt, 3, body_id);
   sqlite3_bind_int64 (stmt, 4, flags & POSTHORN_MESSAGE_STORED_FLAGS);
-  sqlite_keywords_bind (stmt, 5, kw);
+  storage_keywords_bind (stmt, 5, kw);
   sqlite3_bind_int64 (stmt, 6, (gint64) *modseq);
   sqlite3_bind_int64 (stmt, 7, internal_date);
   sqlite3_bind_int64 (stmt, 8, (gint64) size);
