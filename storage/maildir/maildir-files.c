@@ -1,5 +1,6 @@
 /* storage-maildir: files on disk: small helpers (errors, fsync, mkdir, stamps),
- * Dovecot's dotlock (dovecot-uidlist.lock), the control files
+ * Dovecot's dotlock (dovecot-uidlist.lock), what crashed writers leave
+ * behind (tmp/, dotlock temporaries), the control files
  * (dovecot-uidlist, dovecot-keywords) and message files (unique names,
  * the LF map of non-canonical files, importing a file another program
  * wrote).
@@ -260,6 +261,92 @@ maildir_folder_unlock (MaildirFolder *folder)
     return;
   g_unlink (folder->lock_path);
   g_clear_pointer (&folder->lock_path, g_free);
+}
+
+/* ------------------------------------------------------------------ */
+/* what crashed writers leave behind                                   */
+/* ------------------------------------------------------------------ */
+
+/* Microseconds since the later of a file's mtime and ctime. The ctime
+ * counts because a delivery sets its tmp/ file's mtime to the internal
+ * date, which may be years back, and doing so sets the ctime to now. */
+static gint64
+untouched_for (const struct stat *st)
+{
+  gint64 mtime = (gint64) st->st_mtim.tv_sec * G_USEC_PER_SEC + st->st_mtim.tv_nsec / 1000;
+  gint64 ctime = (gint64) st->st_ctim.tv_sec * G_USEC_PER_SEC + st->st_ctim.tv_nsec / 1000;
+
+  return g_get_real_time () - MAX (mtime, ctime);
+}
+
+static void
+remove_leftover (const char *path, const char *why)
+{
+  if (g_unlink (path) == 0)
+    g_message ("removed %s (%s)", path, why);
+  else if (errno != ENOENT)
+    g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+}
+
+/* "NAME.PID.tmp" or "NAME.PID.N.tmp": the temporary file of
+ * maildir_replace_file() or of the dotlock for control file NAME. */
+static gboolean
+is_temp_of (const char *file, const char *name)
+{
+  gsize len = strlen (name);
+  const char *p = file + len;
+
+  if (strncmp (file, name, len) != 0 || *p != '.' || !g_ascii_isdigit (p[1]))
+    return FALSE;
+  for (p++; g_ascii_isdigit (*p) || (*p == '.' && g_ascii_isdigit (p[1])); p++)
+    ;
+  return strcmp (p, ".tmp") == 0;
+}
+
+void
+maildir_folder_clean_temp (const MaildirFolder *folder, gint64 max_age)
+{
+  static const char *const control[] = { MAILDIR_UIDLIST_NAME, MAILDIR_KEYWORDS_NAME, "subscriptions" };
+  g_autofree char *tmp = maildir_folder_path (folder, "tmp", NULL);
+  g_autoptr(GDir) dir = g_dir_open (tmp, 0, NULL);
+  const char *name;
+
+  /* The Maildir spec: a file in tmp/ untouched for 36 hours is garbage
+   * (a writer that died before its rename). */
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (tmp, name, NULL);
+      struct stat st;
+
+      if (lstat (path, &st) == 0 && S_ISREG (st.st_mode) && untouched_for (&st) > max_age * G_USEC_PER_SEC)
+        remove_leftover (path, "an old file in tmp/");
+    }
+  g_clear_pointer (&dir, g_dir_close);
+
+  /* The dotlock's temporary files, stale as a lock would be (their
+   * content is the lock's "pid:host"), and temporary copies of control
+   * files older than @max_age. */
+  dir = g_dir_open (folder->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      struct stat st;
+
+      if (!g_str_has_suffix (name, ".tmp"))
+        continue;
+      path = g_build_filename (folder->dir, name, NULL);
+      if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (is_temp_of (name, MAILDIR_LOCK_NAME))
+        {
+          if (lock_is_stale (path))
+            remove_leftover (path, "a stale dotlock temporary file");
+          continue;
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (control); i++)
+        if (is_temp_of (name, control[i]) && untouched_for (&st) > max_age * G_USEC_PER_SEC)
+          remove_leftover (path, "an old temporary file");
+    }
 }
 
 /* ------------------------------------------------------------------ */

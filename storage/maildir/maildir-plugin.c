@@ -15,14 +15,16 @@ maildir_plugin_init (PosthornPlugin *plugin, GError **error)
   g_autofree char *pattern = NULL;
   g_autoptr(GError) check = NULL;
   g_autofree char *probe = NULL;
-  guint64 snapshot_min, snapshot_delta;
+  guint64 snapshot_min, snapshot_delta, tmp_max_age;
   MaildirStore *store;
 
   if (!posthorn_config_get_string (plugin, "path", default_path, &pattern, error) ||
       !posthorn_config_get_uint64 (plugin, "snapshot_min_messages", 1024, 1, G_MAXUINT32, FALSE,
                                    &snapshot_min, error) ||
       !posthorn_config_get_uint64 (plugin, "snapshot_max_delta", 512, 0, G_MAXUINT32, FALSE,
-                                   &snapshot_delta, error))
+                                   &snapshot_delta, error) ||
+      !posthorn_config_get_uint64 (plugin, "tmp_max_age", MAILDIR_TMP_MAX_AGE, 1, G_MAXUINT32, FALSE,
+                                   &tmp_max_age, error))
     return FALSE;
   if (!g_path_is_absolute (pattern) ||
       (strstr (pattern, "%n") == NULL && strstr (pattern, "%u") == NULL))
@@ -47,6 +49,7 @@ maildir_plugin_init (PosthornPlugin *plugin, GError **error)
     return FALSE;
   store->snapshot_min_messages = (guint) snapshot_min;
   store->snapshot_max_delta = (guint) snapshot_delta;
+  store->tmp_max_age = (gint64) tmp_max_age;
   posthorn_plugin_set_data (plugin, store, (GDestroyNotify) maildir_store_free);
   if (!posthorn_store_register (plugin, &maildir_store_vtable, store, error))
     return FALSE;

@@ -114,6 +114,8 @@ extern const PosthornStoreVTable maildir_store_vtable;
 #define MAILDIR_UIDLIST_NAME "dovecot-uidlist"
 #define MAILDIR_KEYWORDS_NAME "dovecot-keywords"
 #define MAILDIR_LOCK_NAME "dovecot-uidlist.lock"
+/* The Maildir spec's age of garbage in tmp/: 36 hours. */
+#define MAILDIR_TMP_MAX_AGE (36 * 3600)
 
 struct _MaildirStore {
   char *pattern;
@@ -126,6 +128,13 @@ struct _MaildirStore {
    * one ([storage-maildir] keys of the same names). */
   guint snapshot_min_messages;
   guint snapshot_max_delta;
+  /* Files in tmp/ untouched for tmp_max_age seconds ([storage-maildir]
+   * key, default the Maildir spec's 36 hours) are removed when a folder
+   * is opened, at most once an hour (or tmp_max_age, if shorter) per
+   * folder. temp_cleaned: folder directory -> monotonic time (gint64 *)
+   * of its last cleanup. */
+  gint64 tmp_max_age;
+  GHashTable *temp_cleaned;
   /* Group commit of appends (maildir-append.c): calls wait in
    * commit_queue; one thread at a time commits all that wait. */
   GMutex commit_lock;
@@ -221,6 +230,11 @@ char *maildir_folder_path (const MaildirFolder *folder, const char *a, const cha
 void maildir_folder_clear (MaildirFolder *folder);
 gboolean maildir_folder_lock (MaildirFolder *folder, GError **error);
 void maildir_folder_unlock (MaildirFolder *folder);
+/* Removes files in tmp/ untouched (mtime and ctime) for more than
+ * @max_age seconds, stale dotlock temporaries (dovecot-uidlist.lock.PID.N.tmp,
+ * by the rules of a stale lock) and temporary control files
+ * (NAME.PID.tmp) older than @max_age. Problems are logged. */
+void maildir_folder_clean_temp (const MaildirFolder *folder, gint64 max_age);
 gboolean maildir_replace_file (const char *path, const char *data, gsize len, gboolean durable, GError **error);
 gboolean maildir_uidlist_write (MaildirUser *u, MaildirFolder *f, GError **error);
 gboolean maildir_uidlist_append (MaildirFolder *f, GString *lines, GError **error);

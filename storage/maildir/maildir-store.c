@@ -73,6 +73,8 @@ maildir_store_new (const char *path_pattern, GError **error)
   store->commit_queue = g_ptr_array_new ();
   store->users = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) maildir_user_free);
   store->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  store->tmp_max_age = MAILDIR_TMP_MAX_AGE;
+  store->temp_cleaned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   store->watch = maildir_watch_new (store);
   return store;
 }
@@ -83,6 +85,7 @@ maildir_store_free (MaildirStore *store)
   g_clear_pointer (&store->watch, maildir_watch_free);
   g_hash_table_unref (store->users);
   g_hash_table_unref (store->warned);
+  g_hash_table_unref (store->temp_cleaned);
   g_mutex_clear (&store->lock);
   g_mutex_clear (&store->commit_lock);
   g_cond_clear (&store->commit_cond);

@@ -555,6 +555,25 @@ maildir_locate_file (MaildirFolder *f, const char *base)
   return NULL;
 }
 
+/* Cleans @f's leftovers (maildir_folder_clean_temp()) when this process
+ * has not done so for an hour (or tmp_max_age, if shorter). */
+static void
+clean_temp_maybe (MaildirStore *store, const MaildirFolder *f)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 *last = g_hash_table_lookup (store->temp_cleaned, f->dir);
+
+  if (last != NULL && now - *last < MIN (store->tmp_max_age, 3600) * G_USEC_PER_SEC)
+    return;
+  if (last == NULL)
+    {
+      last = g_new (gint64, 1);
+      g_hash_table_insert (store->temp_cleaned, g_strdup (f->dir), last);
+    }
+  *last = now;
+  maildir_folder_clean_temp (f, store->tmp_max_age);
+}
+
 /* Looks @name up and brings it up to date. */
 gboolean
 maildir_folder_open (MaildirStore *store, const char *user, const char *name, guint32 uidvalidity,
@@ -577,6 +596,7 @@ maildir_folder_open (MaildirStore *store, const char *user, const char *name, gu
     return FALSE;
   if (uidvalidity != 0 && f->uidvalidity != uidvalidity)
     return maildir_not_found (error, name);
+  clean_temp_maybe (store, f);
   return TRUE;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <unistd.h>
 
 #define USER "alice@example.org"
@@ -940,6 +941,227 @@ test_dovecot_fixture (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- STATUS against SELECT ---- */
+
+static PosthornMailboxStatus
+mailbox_status (Fixture *f, const char *name)
+{
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  PosthornMailboxStatus status = { 0 };
+
+  posthorn_store_status_async (f->user, name, NULL, store_test_result_cb, &res);
+  g_assert_true (posthorn_store_status_finish (store_test_wait (&res), &status, &error));
+  g_assert_no_error (error);
+  return status;
+}
+
+/* Appends a message and returns the name of its new file in cur/. */
+static char *
+append_and_find (Fixture *f, const char *subject, guint32 flags, guint32 *uid)
+{
+  g_autofree char *text = g_strdup_printf ("From: a@example.org\r\nSubject: %s\r\n\r\nbody\r\n", subject);
+  g_autofree char *cur = g_build_filename (f->root, "cur", NULL);
+  g_autoptr(GHashTable) before = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreChanges) changes = NULL;
+  g_autoptr(GDir) dir = g_dir_open (cur, 0, NULL);
+  const char *name;
+  char *found = NULL;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    g_hash_table_add (before, g_strdup (name));
+  g_clear_pointer (&dir, g_dir_close);
+  changes = store_test_append (f->user, "INBOX", text, strlen (text), flags, NULL, 0, &error);
+  g_assert_no_error (error);
+  *uid = posthorn_store_changes_get (changes, 0)->uid;
+  dir = g_dir_open (cur, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (!g_hash_table_contains (before, name))
+      {
+        g_assert_null (found);
+        found = g_build_filename (cur, name, NULL);
+      }
+  g_assert_nonnull (found);
+  return found;
+}
+
+static guint
+view_unseen (PosthornMailboxView *view)
+{
+  guint n = 0;
+
+  for (guint seq = 1; seq <= posthorn_mailbox_view_get_count (view); seq++)
+    if (!(posthorn_mailbox_view_get_flags (view, seq) & POSTHORN_MESSAGE_SEEN))
+      n++;
+  return n;
+}
+
+static void
+assert_status (Fixture *f, guint messages, guint unseen, guint recent)
+{
+  PosthornMailboxStatus st = mailbox_status (f, "INBOX");
+
+  g_assert_cmpuint (st.messages, ==, messages);
+  g_assert_cmpuint (st.unseen, ==, unseen);
+  g_assert_cmpuint (st.recent, ==, recent);
+}
+
+/* STATUS counts what SELECT shows: after other programs removed files,
+ * after EXPUNGE, and after a restart. */
+static void
+test_status_matches_select (Fixture *f, gconstpointer data)
+{
+  guint32 uids[4];
+  g_autofree char *seen1 = append_and_find (f, "one", POSTHORN_MESSAGE_SEEN, &uids[0]);
+  g_autofree char *unseen2 = append_and_find (f, "two", 0, &uids[1]);
+  g_autofree char *unseen3 = append_and_find (f, "three", 0, &uids[2]);
+  g_autofree char *seen4 = append_and_find (f, "four", POSTHORN_MESSAGE_SEEN, &uids[3]);
+  g_autoptr(PosthornMailboxView) examine = NULL;
+  g_autoptr(PosthornMailboxView) view = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_status (f, 4, 2, 4);
+  /* A mail reader deletes an unseen message's file. */
+  g_assert_cmpint (g_unlink (unseen2), ==, 0);
+  assert_status (f, 3, 1, 3);
+  examine = store_test_open_view (f->user, "INBOX", POSTHORN_VIEW_READ_ONLY, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (examine), ==, 3);
+  g_assert_cmpuint (view_unseen (examine), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_lookup_uid (examine, uids[1]), ==, 0);
+  /* SELECT claims the three \Recent ones; STATUS counts none after. */
+  view = open_view (f, "INBOX");
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 3);
+  g_assert_cmpuint (posthorn_mailbox_view_get_recent_count (view), ==, 3);
+  g_assert_cmpuint (view_unseen (view), ==, 1);
+  assert_status (f, 3, 1, 0);
+
+  /* EXPUNGE of the other unseen one, and a seen one deleted outside. */
+  {
+    GAsyncResult *res = NULL;
+    g_autoptr(PosthornStoreChanges) changes = NULL;
+
+    posthorn_store_store_flags_async (f->user, "INBOX", 0, &uids[2], 1, POSTHORN_FLAGS_ADD,
+                                      POSTHORN_MESSAGE_DELETED, NULL, 0, NULL, store_test_result_cb, &res);
+    changes = store_test_changes_wait (&res, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&changes, posthorn_store_changes_unref);
+    res = NULL;
+    posthorn_store_expunge_async (f->user, "INBOX", 0, NULL, 0, NULL, store_test_result_cb, &res);
+    changes = store_test_changes_wait (&res, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 1);
+  }
+  g_assert_false (g_file_test (unseen3, G_FILE_TEST_EXISTS));
+  assert_status (f, 2, 0, 0);
+  g_assert_cmpint (g_unlink (seen4), ==, 0);
+  assert_status (f, 1, 0, 0);
+  {
+    g_autoptr(PosthornViewChanges) changes = sync_view (view);
+
+    g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
+    g_assert_cmpuint (posthorn_mailbox_view_get_uid (view, 1), ==, uids[0]);
+    g_assert_cmpuint (view_unseen (view), ==, 0);
+  }
+
+  /* The same after a restart. */
+  g_clear_pointer (&view, posthorn_mailbox_view_unref);
+  g_clear_pointer (&examine, posthorn_mailbox_view_unref);
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  assert_status (f, 1, 0, 0);
+  g_assert_true (g_file_test (seen1, G_FILE_TEST_EXISTS));
+}
+
+/* ---- what crashed writers leave behind ---- */
+
+static pid_t
+dead_pid (void)
+{
+  pid_t pid = fork ();
+  int status;
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return pid;
+}
+
+static void
+put_file (const char *path, const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, text, -1, &error));
+  g_assert_no_error (error);
+}
+
+/* Files in tmp/ untouched for longer than tmp_max_age (36 hours; one
+ * second here) go when the folder is opened, and so do the dotlock's
+ * temporary files of dead processes and old temporary control files.
+ * A file whose mtime is old but which was written just now (a delivery
+ * sets the mtime to the internal date) stays, as do live processes'
+ * files and files that are not ours. */
+static void
+test_leftovers_removed (Fixture *f, gconstpointer data)
+{
+  pid_t dead = dead_pid ();
+  g_autofree char *dead_owner = g_strdup_printf ("%d:%s", (int) dead, g_get_host_name ());
+  g_autofree char *live_owner = g_strdup_printf ("%d:%s", (int) getpid (), g_get_host_name ());
+  g_autofree char *old_tmp = g_build_filename (f->root, "tmp", "1700000000.M1P9Q1.host,S=99,W=99", NULL);
+  g_autofree char *fresh_tmp = g_build_filename (f->root, "tmp", "1700000001.M1P9Q2.host", NULL);
+  g_autofree char *backdated_tmp = g_build_filename (f->root, "tmp", "1700000002.M1P9Q3.host", NULL);
+  g_autofree char *dead_lock_tmp = g_strdup_printf ("%s/dovecot-uidlist.lock.%d.0.tmp", f->root, (int) dead);
+  g_autofree char *live_lock_tmp = g_strdup_printf ("%s/dovecot-uidlist.lock.%d.7.tmp", f->root, (int) getpid ());
+  g_autofree char *old_control_tmp = g_strdup_printf ("%s/dovecot-keywords.%d.tmp", f->root, (int) dead);
+  g_autofree char *not_ours = g_build_filename (f->root, "notes.tmp", NULL);
+  g_autofree char *sub_root = g_build_filename (f->root, ".Lists", NULL);
+  g_autofree char *sub_old_tmp = g_build_filename (f->root, ".Lists", "tmp", "1700000003.M1P9Q4.host", NULL);
+  struct utimbuf long_ago = { 1000000000, 1000000000 };
+
+  {
+    GAsyncResult *res = NULL;
+    g_autoptr(GError) error = NULL;
+
+    posthorn_store_create_async (f->user, "Lists", POSTHORN_SPECIAL_USE_NONE, NULL, store_test_result_cb, &res);
+    g_assert_true (store_test_mailbox_op_wait (&res, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (g_file_test (sub_root, G_FILE_TEST_IS_DIR));
+  put_file (old_tmp, "From: a@example.org\r\nSubject: to");
+  put_file (sub_old_tmp, "From: a@example.org\r\nSubject: to");
+  put_file (dead_lock_tmp, dead_owner);
+  put_file (live_lock_tmp, live_owner);
+  put_file (old_control_tmp, "0 $Junk\n");
+  put_file (not_ours, "mine");
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  g_usleep (1200 * 1000);
+  put_file (fresh_tmp, "From: a@example.org\r\n");
+  put_file (backdated_tmp, "From: a@example.org\r\n");
+  g_assert_cmpint (utime (backdated_tmp, &long_ago), ==, 0);
+  store_test_add_setting ("storage-maildir.tmp_max_age=1");
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  mailbox_status (f, "INBOX");
+  mailbox_status (f, "Lists");
+
+  g_assert_false (g_file_test (old_tmp, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (sub_old_tmp, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (dead_lock_tmp, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (old_control_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (backdated_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (live_lock_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (not_ours, G_FILE_TEST_EXISTS));
+  /* Nothing of the folder's own was touched. */
+  g_assert_cmpuint (mailbox_status (f, "INBOX").messages, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -973,6 +1195,8 @@ main (int argc, char **argv)
   ADD ("/maildir/append/group-commit-parallel", test_group_commit_parallel);
   ADD ("/maildir/snapshot/open-after-external-change", test_snapshot_after_external_change);
   ADD ("/maildir/snapshot/stale-after-crash", test_snapshot_stale_after_crash);
+  ADD ("/maildir/status/matches-select-after-removal-and-expunge", test_status_matches_select);
+  ADD ("/maildir/tmp/leftovers-removed-on-open", test_leftovers_removed);
   g_test_add ("/maildir/dovecot/fixture-keeps-uids-flags-keywords", Fixture, "no-user",
               fixture_set_up, test_dovecot_fixture, fixture_tear_down);
 #undef ADD
