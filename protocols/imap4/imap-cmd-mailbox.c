@@ -372,6 +372,24 @@ has_subscribed_child (const PosthornMailboxList *list, const char *name)
   return FALSE;
 }
 
+void
+imap_list_append_attributes (GString *attrs, const PosthornMailboxEntry *e, gboolean extended,
+                             gboolean lsub, gboolean subscribed)
+{
+#define ATTR(a) g_string_append_printf (attrs, "%s%s", attrs->len > 0 ? " " : "", a)
+  if (!e->exists)
+    ATTR (extended && !lsub ? "\\NonExistent" : "\\Noselect");
+  if (!lsub)
+    ATTR (e->has_children ? "\\HasChildren" : "\\HasNoChildren");
+  if (!lsub && subscribed && e->subscribed)
+    ATTR ("\\Subscribed");
+  if (!lsub)
+    for (guint j = 0; j < G_N_ELEMENTS (special_uses); j++)
+      if ((e->special_use & special_uses[j].use) != 0)
+        ATTR (special_uses[j].name);
+#undef ATTR
+}
+
 static void
 list_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -439,7 +457,6 @@ list_done (GObject *source, GAsyncResult *result, gpointer user_data)
       const char *childinfo = NULL;
       gboolean match = any_pattern_match (patterns, e->name);
 
-#define ATTR(a) g_string_append_printf (attrs, "%s%s", attrs->len > 0 ? " " : "", a)
       if (sel_subscribed)
         {
           if (!e->subscribed)
@@ -455,17 +472,7 @@ list_done (GObject *source, GAsyncResult *result, gpointer user_data)
         continue;
       if (!match)
         continue;
-      if (!e->exists)
-        ATTR (extended && !lsub ? "\\NonExistent" : "\\Noselect");
-      if (!lsub)
-        ATTR (e->has_children ? "\\HasChildren" : "\\HasNoChildren");
-      if (!lsub && ret_subscribed && e->subscribed)
-        ATTR ("\\Subscribed");
-      if (!lsub)
-        for (guint j = 0; j < G_N_ELEMENTS (special_uses); j++)
-          if ((e->special_use & special_uses[j].use) != 0)
-            ATTR (special_uses[j].name);
-#undef ATTR
+      imap_list_append_attributes (attrs, e, extended, lsub, ret_subscribed);
       g_hash_table_add (listed, g_strdup (e->name));
       append_list_line (session, out, attrs->str, e->name, childinfo);
       if (job->status_names != NULL && e->exists)

@@ -99,24 +99,37 @@ jobs_schedule (ImapNotify *n)
     n->jobs_source = g_idle_add (jobs_run_cb, n);
 }
 
+/* A job of the same kind for the same mailbox still waiting (its store
+ * call not started), or NULL. */
+static ImapNotifyJob *
+jobs_find_waiting (ImapNotify *n, const ImapNotifyJob *job)
+{
+  for (GList *l = n->jobs.head; l != NULL; l = l->next)
+    {
+      ImapNotifyJob *other = l->data;
+
+      if (other->kind == job->kind && !other->running && other->old == NULL
+          && strcmp (other->mailbox, job->mailbox) == 0)
+        return other;
+    }
+  return NULL;
+}
+
 /* Adds @job; FALSE when that overflowed (and @n is gone). */
 static gboolean
 jobs_push (ImapNotify *n, ImapNotifyJob *job)
 {
-  if (job->kind == IMAP_NOTIFY_JOB_STATUS)
-    {
-      /* one STATUS tells every change still waiting */
-      for (GList *l = n->jobs.head; l != NULL; l = l->next)
-        {
-          ImapNotifyJob *other = l->data;
+  ImapNotifyJob *other;
 
-          if (other->kind == IMAP_NOTIFY_JOB_STATUS && strcmp (other->mailbox, job->mailbox) == 0
-              && !(n->job_running && l == n->jobs.head))
-            {
-              imap_notify_job_free (job);
-              return TRUE;
-            }
-        }
+  /* one STATUS tells every change still waiting; one LIST (read when it
+   * runs) the mailbox as it is then, existing as the latest event says */
+  if ((job->kind == IMAP_NOTIFY_JOB_STATUS || (job->kind == IMAP_NOTIFY_JOB_LIST && job->old == NULL))
+      && (other = jobs_find_waiting (n, job)) != NULL)
+    {
+      if (job->hint != IMAP_NOTIFY_LIST_AS_IS)
+        other->hint = job->hint;
+      imap_notify_job_free (job);
+      return TRUE;
     }
   g_queue_push_tail (&n->jobs, job);
   if (n->jobs.length + n->held_lines > n->session->settings->notify_max_pending)
@@ -128,14 +141,17 @@ jobs_push (ImapNotify *n, ImapNotifyJob *job)
   return TRUE;
 }
 
-void
-imap_notify_queue_line (ImapNotify *n, GString *line)
+gboolean
+imap_notify_queue_list (ImapNotify *n, const char *mailbox, const char *old,
+                        ImapNotifyListHint hint)
 {
   ImapNotifyJob *job = g_new0 (ImapNotifyJob, 1);
 
-  job->kind = IMAP_NOTIFY_JOB_LINE;
-  job->line = g_strdup (line->str);
-  jobs_push (n, job);
+  job->kind = IMAP_NOTIFY_JOB_LIST;
+  job->mailbox = g_strdup (mailbox);
+  job->old = g_strdup (old);
+  job->hint = hint;
+  return jobs_push (n, job);
 }
 
 void
@@ -197,6 +213,74 @@ job_status_done (GObject *source, GAsyncResult *result, gpointer user_data)
   imap_notify_unref (n);
 }
 
+/* "* LIST (attributes) "/" name": the attributes a LIST-EXTENDED LIST
+ * with RETURN (SUBSCRIBED CHILDREN) would show (RFC 5465 5.4, 5.5). */
+static void
+emit_list (ImapNotify *n, const PosthornMailboxEntry *entry, const char *old)
+{
+  g_autoptr(GString) attrs = g_string_new (NULL);
+  g_autoptr(GString) out = g_string_new ("* LIST (");
+
+  imap_list_append_attributes (attrs, entry, TRUE, FALSE, TRUE);
+  g_string_append_len (out, attrs->str, (gssize) attrs->len);
+  g_string_append (out, ") \"/\" ");
+  imap_session_append_mailbox (n->session, out, entry->name);
+  if (old != NULL)
+    {
+      /* RFC 5465 5.4 and RFC 5258 OLDNAME */
+      g_string_append (out, " (\"OLDNAME\" (");
+      imap_session_append_mailbox (n->session, out, old);
+      g_string_append (out, "))");
+    }
+  g_string_append (out, "\r\n");
+  notify_emit (n, out->str);
+}
+
+/* The store's entry for @name, or one for a name it does not know. */
+static PosthornMailboxEntry
+list_entry (const PosthornMailboxList *list, const char *name)
+{
+  const PosthornMailboxEntry *e = posthorn_mailbox_list_lookup (list, name);
+  PosthornMailboxEntry entry = { 0 };
+
+  if (e != NULL)
+    entry = *e;
+  entry.name = name;
+  return entry;
+}
+
+static void
+job_list (ImapNotify *n, const PosthornMailboxList *list, ImapNotifyJob *job)
+{
+  PosthornMailboxEntry entry = list_entry (list, job->mailbox);
+
+  if (job->hint != IMAP_NOTIFY_LIST_AS_IS)
+    entry.exists = job->hint == IMAP_NOTIFY_LIST_EXISTS;
+  emit_list (n, &entry, job->old);
+}
+
+static void
+job_subscription (ImapNotify *n, const PosthornMailboxList *list, ImapNotifyJob *job)
+{
+  PosthornMailboxEntry entry = list_entry (list, job->mailbox);
+
+  if (n->subscribed != NULL)
+    {
+      if (entry.subscribed)
+        g_hash_table_add (n->subscribed, g_strdup (job->mailbox));
+      else
+        g_hash_table_remove (n->subscribed, job->mailbox);
+    }
+  /* the "subscribed" filter matches by the state before (at the
+   * event) or after (now) the change */
+  if (job->silent && !job->own
+      && (imap_notify_events_for (n, job->mailbox) & IMAP_NOTIFY_SUBSCRIPTION_CHANGE) != 0)
+    job->silent = FALSE;
+  if (!job->silent)
+    emit_list (n, &entry, NULL);
+}
+
+/* The LIST jobs at the head of the queue when the store list started. */
 static void
 job_list_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -206,36 +290,20 @@ job_list_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (n->session != NULL && !n->overflowed && !imap_session_is_closed (n->session))
     {
-      ImapNotifyJob *job = g_queue_peek_head (&n->jobs);
-      const PosthornMailboxEntry *e = list != NULL ? posthorn_mailbox_list_lookup (list, job->mailbox) : NULL;
-      gboolean subscribed = e != NULL && e->subscribed;
+      ImapNotifyJob *job;
 
-      if (list != NULL && n->subscribed != NULL)
+      g_assert (n->job_running);
+      n->job_running = FALSE;
+      while ((job = g_queue_peek_head (&n->jobs)) != NULL && job->running)
         {
-          if (subscribed)
-            g_hash_table_add (n->subscribed, g_strdup (job->mailbox));
-          else
-            g_hash_table_remove (n->subscribed, job->mailbox);
+          g_queue_pop_head (&n->jobs);
+          if (list != NULL && job->kind == IMAP_NOTIFY_JOB_LIST)
+            job_list (n, list, job);
+          else if (list != NULL)
+            job_subscription (n, list, job);
+          imap_notify_job_free (job);
         }
-      /* the "subscribed" filter matches by the state before (at the
-       * event) or after (now) the change */
-      if (job->silent && !job->own
-          && (imap_notify_events_for (n, job->mailbox) & IMAP_NOTIFY_SUBSCRIPTION_CHANGE) != 0)
-        job->silent = FALSE;
-      if (list != NULL && !job->silent)
-        {
-          g_autoptr(GString) out = g_string_new ("* LIST (");
-
-          if (subscribed)
-            g_string_append (out, "\\Subscribed");
-          if (e == NULL || !e->exists)
-            g_string_append (out, subscribed ? " \\NonExistent" : "\\NonExistent");
-          g_string_append (out, ") \"/\" ");
-          imap_session_append_mailbox (n->session, out, job->mailbox);
-          g_string_append (out, "\r\n");
-          notify_emit (n, out->str);
-        }
-      job_done (n);
+      imap_notify_jobs_run (n);
     }
   imap_notify_unref (n);
 }
@@ -244,29 +312,27 @@ void
 imap_notify_jobs_run (ImapNotify *n)
 {
   ImapSession *s = n->session;
+  ImapNotifyJob *job;
 
-  if (s == NULL || imap_session_is_closed (s))
+  if (s == NULL || imap_session_is_closed (s) || n->job_running
+      || (job = g_queue_peek_head (&n->jobs)) == NULL)
     return;
-  while (!n->job_running && n->jobs.length > 0)
+  n->job_running = TRUE;
+  job->running = TRUE;
+  if (job->kind == IMAP_NOTIFY_JOB_STATUS)
     {
-      ImapNotifyJob *job = g_queue_peek_head (&n->jobs);
-
-      switch (job->kind)
-        {
-        case IMAP_NOTIFY_JOB_LINE:
-          notify_emit (n, job->line);
-          imap_notify_job_free (g_queue_pop_head (&n->jobs));
-          break;
-        case IMAP_NOTIFY_JOB_STATUS:
-          n->job_running = TRUE;
-          posthorn_store_status_async (s->user, job->mailbox, NULL, job_status_done,
-                                       imap_notify_ref (n));
-          return;
-        case IMAP_NOTIFY_JOB_SUBSCRIPTION:
-        default:
-          n->job_running = TRUE;
-          posthorn_store_list_async (s->user, NULL, job_list_done, imap_notify_ref (n));
-          return;
-        }
+      posthorn_store_status_async (s->user, job->mailbox, NULL, job_status_done,
+                                   imap_notify_ref (n));
+      return;
     }
+  /* one store list for every LIST job waiting at the head */
+  for (GList *l = n->jobs.head->next; l != NULL; l = l->next)
+    {
+      ImapNotifyJob *next = l->data;
+
+      if (next->kind == IMAP_NOTIFY_JOB_STATUS)
+        break;
+      next->running = TRUE;
+    }
+  posthorn_store_list_async (s->user, NULL, job_list_done, imap_notify_ref (n));
 }

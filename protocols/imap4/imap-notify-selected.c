@@ -34,6 +34,20 @@ imap_notify_track_view (ImapNotify *n)
 static void push_start (ImapNotify *n);
 static void push_end (ImapNotify *n);
 
+/* A NOTIFY client waits for notifications with no command running, often
+ * without IDLE: once nothing runs, its COMPRESS zlib states are released
+ * as IDLE releases them (imap-cmd-compress.c), and come back with the
+ * next command. */
+static void
+release_compress (ImapSession *s)
+{
+  ImapNotify *n = s->notify;
+
+  if (n != NULL && s->deflate != NULL && !s->busy && !s->idling && !n->pushing
+      && n->internal == NULL && !imap_session_is_closed (s))
+    imap_compress_release (s);
+}
+
 /* The UIDs above reported_uid as a sequence range of the view, or FALSE. */
 static gboolean
 new_messages (ImapNotify *n, guint *first, guint *last)
@@ -207,6 +221,7 @@ push_end (ImapNotify *n)
   imap_notify_flush (s);
   imap_notify_jobs_run (n);
   imap_notify_push_maybe (n);
+  release_compress (s);
 }
 
 void
@@ -243,6 +258,7 @@ imap_notify_command_ended (ImapSession *session)
   n = session->notify;
   if (n != NULL)
     imap_notify_push_maybe (n);
+  release_compress (session);
 }
 
 void

@@ -44,7 +44,7 @@ void
 imap_notify_job_free (ImapNotifyJob *job)
 {
   g_free (job->mailbox);
-  g_free (job->line);
+  g_free (job->old);
   g_free (job);
 }
 
@@ -70,6 +70,8 @@ imap_notify_unref (ImapNotify *n)
   groups_free (n->groups);
   g_clear_pointer (&n->subscribed, g_hash_table_unref);
   g_clear_pointer (&n->own_new, g_array_unref);
+  g_free (n->rename_old);
+  g_free (n->rename_new);
   g_string_free (n->held, TRUE);
   g_free (n);
 }
@@ -137,6 +139,77 @@ imap_notify_events_for (ImapNotify *n, const char *name)
 
 /* ---- events ---- */
 
+static gboolean
+name_wanted (ImapNotify *n, const char *name)
+{
+  return (imap_notify_events_for (n, name) & IMAP_NOTIFY_MAILBOX_NAME) != 0;
+}
+
+/* TRUE if renaming @old to @name is the rename of a child that came with
+ * the last one (the store sends a child's right after its parent's). */
+static gboolean
+is_renamed_child (ImapNotify *n, const char *old, const char *name)
+{
+  gsize len = n->rename_old != NULL ? strlen (n->rename_old) : 0;
+
+  return n->rename_old != NULL && strncmp (old, n->rename_old, len) == 0 && old[len] == '/'
+         && g_str_has_prefix (name, n->rename_new)
+         && strcmp (name + strlen (n->rename_new), old + len) == 0;
+}
+
+/* MailboxName (RFC 5465 5.4): a LIST for each affected name, with the
+ * attributes a LIST shows (read from the store when the job runs):
+ * - created or deleted: the mailbox (\NonExistent when deleted) and its
+ *   direct parent, existing or not;
+ * - renamed: the new name with OLDNAME, nothing for the children renamed
+ *   with it, nothing for the new INBOX a rename of INBOX leaves. */
+static void
+mailbox_name_event (ImapNotify *n, PosthornEventKind kind, const char *mailbox, const char *old,
+                    gboolean own)
+{
+  gboolean child = FALSE;
+  const char *slash;
+
+  if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL)
+    {
+      /* a rename takes the subscription along (one event per name) */
+      if (n->subscribed != NULL && g_hash_table_remove (n->subscribed, old))
+        g_hash_table_add (n->subscribed, g_strdup (mailbox));
+      child = is_renamed_child (n, old, mailbox);
+      if (!child)
+        {
+          g_free (n->rename_old);
+          g_free (n->rename_new);
+          n->rename_old = g_strdup (old);
+          n->rename_new = g_strdup (mailbox);
+        }
+    }
+  else
+    {
+      gboolean new_inbox = kind == POSTHORN_EVENT_MAILBOX_CREATED && n->rename_old != NULL
+                           && strcmp (n->rename_old, "INBOX") == 0 && strcmp (mailbox, "INBOX") == 0;
+
+      g_clear_pointer (&n->rename_old, g_free);
+      g_clear_pointer (&n->rename_new, g_free);
+      if (new_inbox)
+        return;
+    }
+  if (own || child)
+    return;
+  if ((name_wanted (n, mailbox) || (old != NULL && name_wanted (n, old)))
+      && !imap_notify_queue_list (n, mailbox, kind == POSTHORN_EVENT_MAILBOX_RENAMED ? old : NULL,
+                                  kind == POSTHORN_EVENT_MAILBOX_DELETED ? IMAP_NOTIFY_LIST_GONE
+                                                                         : IMAP_NOTIFY_LIST_EXISTS))
+    return;   /* overflowed: @n may be gone */
+  if (kind != POSTHORN_EVENT_MAILBOX_RENAMED && (slash = strrchr (mailbox, '/')) != NULL)
+    {
+      g_autofree char *parent = g_strndup (mailbox, (gsize) (slash - mailbox));
+
+      if (name_wanted (n, parent))
+        imap_notify_queue_list (n, parent, NULL, IMAP_NOTIFY_LIST_AS_IS);
+    }
+}
+
 static void
 on_event (const PosthornEvent *event, gpointer user_data)
 {
@@ -150,6 +223,11 @@ on_event (const PosthornEvent *event, gpointer user_data)
   if (s == NULL || n->overflowed || imap_session_is_closed (s) || s->state == IMAP_STATE_LOGOUT
       || mailbox == NULL)
     return;
+  if (kind != POSTHORN_EVENT_MAILBOX_CREATED && kind != POSTHORN_EVENT_MAILBOX_RENAMED)
+    {
+      g_clear_pointer (&n->rename_old, g_free);
+      g_clear_pointer (&n->rename_new, g_free);
+    }
   switch (kind)
     {
     case POSTHORN_EVENT_MESSAGE_NEW:
@@ -175,33 +253,7 @@ on_event (const PosthornEvent *event, gpointer user_data)
     case POSTHORN_EVENT_MAILBOX_CREATED:
     case POSTHORN_EVENT_MAILBOX_DELETED:
     case POSTHORN_EVENT_MAILBOX_RENAMED:
-      {
-        gboolean wanted = !own && ((imap_notify_events_for (n, mailbox) & IMAP_NOTIFY_MAILBOX_NAME) != 0
-                                   || (old != NULL && (imap_notify_events_for (n, old) & IMAP_NOTIFY_MAILBOX_NAME) != 0));
-
-        /* a rename takes the subscription along (one event per name) */
-        if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL && n->subscribed != NULL
-            && g_hash_table_remove (n->subscribed, old))
-          g_hash_table_add (n->subscribed, g_strdup (mailbox));
-        if (!wanted)
-          return;
-      }
-      {
-        g_autoptr(GString) line = g_string_new (kind == POSTHORN_EVENT_MAILBOX_DELETED
-                                                ? "* LIST (\\NonExistent) \"/\" "
-                                                : "* LIST () \"/\" ");
-
-        imap_session_append_mailbox (s, line, mailbox);
-        if (kind == POSTHORN_EVENT_MAILBOX_RENAMED && old != NULL)
-          {
-            /* RFC 5465 5.4 and RFC 5258 OLDNAME */
-            g_string_append (line, " (\"OLDNAME\" (");
-            imap_session_append_mailbox (s, line, old);
-            g_string_append (line, "))");
-          }
-        g_string_append (line, "\r\n");
-        imap_notify_queue_line (n, line);
-      }
+      mailbox_name_event (n, kind, mailbox, old, own);
       return;
     case POSTHORN_EVENT_SUBSCRIPTION_CHANGED:
       {

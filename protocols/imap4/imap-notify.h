@@ -17,17 +17,26 @@ G_BEGIN_DECLS
   (IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE | IMAP_NOTIFY_FLAG_CHANGE)
 
 typedef enum {
-  IMAP_NOTIFY_JOB_LINE,           /* a ready response */
   IMAP_NOTIFY_JOB_STATUS,         /* STATUS of @mailbox */
+  IMAP_NOTIFY_JOB_LIST,           /* MailboxName: LIST of @mailbox (OLDNAME @old) */
   IMAP_NOTIFY_JOB_SUBSCRIPTION,   /* LIST of @mailbox with its subscription state */
 } ImapNotifyJobKind;
+
+/* What a MailboxName LIST says about the existence of its mailbox. */
+typedef enum {
+  IMAP_NOTIFY_LIST_AS_IS,         /* as the store says when it runs (a parent) */
+  IMAP_NOTIFY_LIST_EXISTS,        /* created or renamed */
+  IMAP_NOTIFY_LIST_GONE,          /* deleted */
+} ImapNotifyListHint;
 
 typedef struct {
   ImapNotifyJobKind kind;
   char *mailbox;
-  char *line;
+  char *old;          /* IMAP_NOTIFY_JOB_LIST of a rename: the old name */
+  ImapNotifyListHint hint; /* IMAP_NOTIFY_JOB_LIST */
   gboolean silent;    /* IMAP_NOTIFY_JOB_SUBSCRIPTION: only refresh the subscribed set */
   gboolean own;       /* IMAP_NOTIFY_JOB_SUBSCRIPTION: this session's change */
+  gboolean running;   /* its store call is in flight */
 } ImapNotifyJob;
 
 struct _ImapNotify {
@@ -38,6 +47,10 @@ struct _ImapNotify {
   gboolean uses_subscribed;
   GHashTable *subscribed;        /* store names, when uses_subscribed */
   guint event_sub;
+  /* the last rename that was not a child's (RFC 5465 5.4: the children
+   * renamed with it get no events of their own), until another event */
+  char *rename_old;
+  char *rename_new;
 
   GQueue jobs;                   /* of ImapNotifyJob */
   gboolean job_running;
@@ -68,7 +81,11 @@ guint imap_notify_events_for (ImapNotify *n, const char *name);
 
 /* imap-notify-queue.c */
 void imap_notify_jobs_run (ImapNotify *n);
-void imap_notify_queue_line (ImapNotify *n, GString *line);
+/* A MailboxName LIST of @mailbox (with OLDNAME @old when not NULL) as it
+ * is when the job runs (one store list for the LIST jobs waiting); FALSE
+ * when that overflowed (@n may be gone then). */
+gboolean imap_notify_queue_list (ImapNotify *n, const char *mailbox, const char *old,
+                                 ImapNotifyListHint hint);
 void imap_notify_queue_mailbox_job (ImapNotify *n, ImapNotifyJobKind kind, const char *mailbox,
                                     gboolean silent, gboolean own);
 void imap_notify_append_status (ImapSession *s, GString *out, const char *name,

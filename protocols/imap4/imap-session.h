@@ -213,6 +213,13 @@ void imap_cmd_delete (ImapSession *session);
 void imap_cmd_rename (ImapSession *session);
 void imap_cmd_subscribe (ImapSession *session);
 void imap_cmd_list (ImapSession *session);
+/* The name attributes of a LIST response for @e, space-separated, appended
+ * to @attrs: \NonExistent (\Noselect for LSUB or without @extended),
+ * \HasChildren or \HasNoChildren (not for LSUB), \Subscribed (when
+ * @subscribed and it is), the special-use attributes. NOTIFY's LIST
+ * notifications use it too. */
+void imap_list_append_attributes (GString *attrs, const PosthornMailboxEntry *e,
+                                  gboolean extended, gboolean lsub, gboolean subscribed);
 void imap_cmd_status (ImapSession *session);
 
 void imap_cmd_select (ImapSession *session);

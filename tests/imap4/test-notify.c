@@ -287,16 +287,16 @@ test_notify_personal (Fixture *f, gconstpointer data)
 
   /* MailboxName */
   ok (f->other, "CREATE Projects");
-  expect_line (f->watcher, "* LIST () \"/\" Projects");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Projects");
   ok (f->other, "RENAME Projects Done");
-  expect_line (f->watcher, "* LIST () \"/\" Done (\"OLDNAME\" (Projects))");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Done (\"OLDNAME\" (Projects))");
   /* SubscriptionChange */
   ok (f->other, "SUBSCRIBE Done");
-  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Done");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Done");
   ok (f->other, "UNSUBSCRIBE Done");
-  expect_line (f->watcher, "* LIST () \"/\" Done");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Done");
   ok (f->other, "DELETE Done");
-  expect_line (f->watcher, "* LIST (\\NonExistent) \"/\" Done");
+  expect_line (f->watcher, "* LIST (\\NonExistent \\HasNoChildren) \"/\" Done");
   /* the selected mailbox: pushed as EXISTS, never as STATUS */
   append_to (f->other, "INBOX", "inbox");
   expect_line (f->watcher, "* 2 EXISTS");
@@ -354,18 +354,150 @@ test_notify_filters (Fixture *f, gconstpointer data)
   /* MailboxName in the subtree only */
   ok (f->other, "CREATE Elsewhere");
   ok (f->other, "CREATE Work/New");
-  expect_line (f->watcher, "* LIST () \"/\" Work/New");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Work/New");
+  /* its parent is affected too (RFC 5465 5.4) */
+  expect_line (f->watcher, "* LIST (\\HasChildren) \"/\" Work");
   /* subscribing Other makes it part of "subscribed" */
   ok (f->other, "SUBSCRIBE Other");
-  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Other");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Other");
   append_to (f->other, "Other", "now");
   expect_prefix (f->watcher, "* STATUS Other (MESSAGES 2 UIDNEXT 3 ");
   ok (f->other, "UNSUBSCRIBE Subbed");
-  expect_line (f->watcher, "* LIST () \"/\" Subbed");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Subbed");
   append_to (f->other, "Subbed", "gone");
   append_to (f->other, "INBOX", "last");
   expect_prefix (f->watcher, "* STATUS INBOX (MESSAGES 2 UIDNEXT 3 ");
   expect_quiet (f->watcher, "NOOP");
+}
+
+/* Reads notifications until every line of @expected (NULL-terminated)
+ * came, in any order (the LIST of a parent may come once more when its
+ * own event and a child's were not in the queue together); anything
+ * else fails. A NOOP then shows that nothing else follows. */
+static void
+expect_lines (PhTestClient *client, const char *const *expected)
+{
+  guint n = g_strv_length ((char **) expected);
+  g_autofree gboolean *seen = g_new0 (gboolean, n);
+  guint missing = n;
+  g_autoptr(GPtrArray) lines = NULL;
+
+  while (missing > 0)
+    {
+      g_autofree char *line = ph_test_client_read_line (client);
+      guint k;
+
+      if (line == NULL)
+        g_error ("nothing came, expected \"%s\"", expected[0]);
+      for (k = 0; k < n && strcmp (expected[k], line) != 0; k++)
+        ;
+      if (k == n)
+        g_error ("unexpected \"%s\"", line);
+      if (!seen[k])
+        missing--;
+      seen[k] = TRUE;
+    }
+  lines = imap_test_ok (client, "NOOP");
+  for (guint k = 0; k + 1 < lines->len; k++)
+    if (!g_strv_contains (expected, g_ptr_array_index (lines, k)))
+      g_error ("unexpected \"%s\"", (const char *) g_ptr_array_index (lines, k));
+}
+
+/* MailboxName (RFC 5465 5.4) LISTs carry what a LIST shows: \HasChildren
+ * or \HasNoChildren, \NonExistent, \Subscribed, special use; a created
+ * or deleted mailbox's parent is listed too; a rename is one LIST with
+ * OLDNAME, none for the children renamed with it. */
+static void
+test_notify_mailbox_name_attributes (Fixture *f, gconstpointer data)
+{
+  static const char *const top[] = { "* LIST (\\HasNoChildren) \"/\" Top", NULL };
+  static const char *const kid[] = {
+    "* LIST (\\HasNoChildren) \"/\" Top/Kid", "* LIST (\\HasChildren) \"/\" Top", NULL,
+  };
+  static const char *const deep[] = {
+    "* LIST (\\HasChildren) \"/\" Deep", "* LIST (\\HasChildren) \"/\" Deep/A",
+    "* LIST (\\HasNoChildren) \"/\" Deep/A/B", NULL,
+  };
+  static const char *const kid_gone[] = {
+    "* LIST (\\NonExistent \\HasNoChildren \\Subscribed) \"/\" Moved/Kid",
+    "* LIST (\\HasNoChildren) \"/\" Moved", NULL,
+  };
+  static const char *const deep_gone[] = { "* LIST (\\NonExistent \\HasChildren) \"/\" Deep", NULL };
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *line = NULL;
+
+  f->watcher = login (f->server);
+  f->other = login (f->server);
+  ok (f->watcher, "NOTIFY SET (personal (MailboxName SubscriptionChange))");
+  ok (f->other, "CREATE Top");
+  expect_lines (f->watcher, top);
+  ok (f->other, "CREATE Top/Kid");
+  expect_lines (f->watcher, kid);
+  /* the store makes Deep and Deep/A too: three created, each a parent */
+  ok (f->other, "CREATE Deep/A/B");
+  expect_lines (f->watcher, deep);
+  ok (f->other, "SUBSCRIBE Top/Kid");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Top/Kid");
+  /* Top/Kid moves along without a LIST of its own */
+  ok (f->other, "RENAME Top Moved");
+  line = ph_test_client_read_line (f->watcher);
+  g_assert_cmpstr (line, ==, "* LIST (\\HasChildren) \"/\" Moved (\"OLDNAME\" (Top))");
+  expect_quiet (f->watcher, "NOOP");
+  /* the same attributes as LIST-EXTENDED shows */
+  lines = imap_test_ok (f->other, "LIST \"\" Moved RETURN (SUBSCRIBED CHILDREN)");
+  g_assert_true (g_str_has_prefix (line, g_ptr_array_index (lines, 0)));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  /* a deleted mailbox stays subscribed (RFC 3501 6.3.9) */
+  ok (f->other, "DELETE Moved/Kid");
+  expect_lines (f->watcher, kid_gone);
+  /* its children stay: \NonExistent \HasChildren */
+  ok (f->other, "DELETE Deep");
+  expect_lines (f->watcher, deep_gone);
+  lines = imap_test_ok (f->other, "LIST \"\" Deep RETURN (SUBSCRIBED CHILDREN)");
+  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, deep_gone[0]);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  /* special use, as LIST shows it */
+  ok (f->other, "RENAME Junk Spam");
+  g_clear_pointer (&line, g_free);
+  line = ph_test_client_read_line (f->watcher);
+  g_assert_nonnull (line);
+  g_assert_nonnull (strstr (line, "\\Junk"));
+  g_assert_true (g_str_has_suffix (line, " Spam (\"OLDNAME\" (Junk))"));
+  lines = imap_test_ok (f->other, "LIST \"\" Spam RETURN (SUBSCRIBED CHILDREN)");
+  g_assert_true (g_str_has_prefix (line, g_ptr_array_index (lines, 0)));
+}
+
+/* RFC 5465 3.1 lets a server refuse a NOTIFY that would be prohibitively
+ * expensive with a tagged NO [NOTIFICATIONOVERFLOW]. Here none is: the
+ * session has one event subscription whatever it watches, so even the
+ * RFC's example ("all flag changes in all mailboxes") with a STATUS of
+ * more mailboxes than notify_max_pending answers OK, and the events
+ * come. */
+static void
+test_notify_set_never_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+  guint status = 0;
+
+  f->watcher = login (f->server);
+  f->other = login (f->server);
+  for (guint k = 0; k < 12; k++)
+    {
+      g_autofree char *cmd = g_strdup_printf ("CREATE Box%u", k);
+      ok (f->other, cmd);
+    }
+  lines = imap_test_ok (f->watcher, "NOTIFY SET STATUS (personal (MessageNew MessageExpunge"
+                                    " FlagChange MailboxName SubscriptionChange))");
+  for (guint k = 0; k + 1 < lines->len; k++)
+    if (g_str_has_prefix (g_ptr_array_index (lines, k), "* STATUS Box"))
+      status++;
+  g_assert_cmpuint (status, ==, 12);
+  g_assert_null (imap_test_find (lines, "NOTIFICATIONOVERFLOW"));
+  append_to (f->other, "Box7", "seven");
+  expect_prefix (f->watcher, "* STATUS Box7 (MESSAGES 1 UIDNEXT 2 ");
+  ok (f->other, "SELECT Box7");
+  ok (f->other, "STORE 1 +FLAGS.SILENT (\\Seen)");
+  expect_prefix (f->watcher, "* STATUS Box7 (MESSAGES 1 UIDNEXT 2 ");
 }
 
 #define ALL_EVENTS "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
@@ -413,39 +545,46 @@ test_notify_matrix (Fixture *f, gconstpointer data)
   ok (f->watcher, "NOTIFY SET (inboxes " ALL_EVENTS ")");
   message_events (f, "INBOX");
   ok (f->other, "SUBSCRIBE INBOX");
-  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" INBOX");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX");
   ok (f->other, "RENAME INBOX Old-Inbox");
-  expect_line (f->watcher, "* LIST () \"/\" Old-Inbox (\"OLDNAME\" (INBOX))");
+  /* the subscription moves along; the new INBOX gets no event (5.4) */
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Old-Inbox"
+                           " (\"OLDNAME\" (INBOX))");
+  expect_quiet (f->watcher, "NOOP");
   ok (f->watcher, "NOTIFY NONE");
 
   /* subtree */
   ok (f->watcher, "NOTIFY SET (subtree Tree " ALL_EVENTS ")");
   message_events (f, "Tree/Leaf");
   ok (f->other, "SUBSCRIBE Tree/Leaf");
-  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Tree/Leaf");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Tree/Leaf");
   ok (f->other, "CREATE Tree/New");
-  expect_line (f->watcher, "* LIST () \"/\" Tree/New");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Tree/New");
+  expect_line (f->watcher, "* LIST (\\HasChildren) \"/\" Tree");
   ok (f->other, "DELETE Tree/New");
-  expect_line (f->watcher, "* LIST (\\NonExistent) \"/\" Tree/New");
+  expect_line (f->watcher, "* LIST (\\NonExistent \\HasNoChildren) \"/\" Tree/New");
+  expect_line (f->watcher, "* LIST (\\HasChildren) \"/\" Tree");
   ok (f->watcher, "NOTIFY NONE");
 
   /* mailboxes */
   ok (f->watcher, "NOTIFY SET (mailboxes Exact " ALL_EVENTS ")");
   message_events (f, "Exact");
   ok (f->other, "SUBSCRIBE Exact");
-  expect_line (f->watcher, "* LIST (\\Subscribed) \"/\" Exact");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Exact");
   ok (f->other, "RENAME Exact Exact2");
-  expect_line (f->watcher, "* LIST () \"/\" Exact2 (\"OLDNAME\" (Exact))");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Exact2"
+                           " (\"OLDNAME\" (Exact))");
   ok (f->watcher, "NOTIFY NONE");
 
   /* subscribed: the subscription follows a rename */
   ok (f->watcher, "NOTIFY SET (subscribed " ALL_EVENTS ")");
   message_events (f, "Subbed");
   ok (f->other, "RENAME Subbed Subbed2");
-  expect_line (f->watcher, "* LIST () \"/\" Subbed2 (\"OLDNAME\" (Subbed))");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Subbed2"
+                           " (\"OLDNAME\" (Subbed))");
   message_events (f, "Subbed2");
   ok (f->other, "UNSUBSCRIBE Subbed2");
-  expect_line (f->watcher, "* LIST () \"/\" Subbed2");
+  expect_line (f->watcher, "* LIST (\\HasNoChildren) \"/\" Subbed2");
   append_to (f->other, "Subbed2", "unwatched");
   expect_quiet (f->watcher, "NOOP");
 }
@@ -632,6 +771,8 @@ main (int argc, char **argv)
   ADD ("/imap4/notify/idle", test_notify_idle, NULL);
   ADD ("/imap4/notify/condstore-status", test_notify_condstore, NULL);
   ADD ("/imap4/notify/overflow", test_notify_overflow, "notify_max_pending=3\n");
+  ADD ("/imap4/notify/mailbox-name-attributes", test_notify_mailbox_name_attributes, NULL);
+  ADD ("/imap4/notify/set-never-refused", test_notify_set_never_refused, "notify_max_pending=3\n");
   g_test_add_func ("/imap4/notify/smtp-delivery", test_notify_smtp_delivery);
   return g_test_run ();
 }
