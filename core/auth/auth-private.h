@@ -79,7 +79,8 @@ void ph_auth_report_failure (PosthornConnection *conn,
 /* Forgets the failures of @conn's peer. */
 void ph_auth_report_success (PosthornConnection *conn);
 /* After the credentials of @user were accepted on @conn: FALSE with
- * POSTHORN_ERROR_IN_USE ("Too many sessions ...") when the user's session
+ * POSTHORN_ERROR_IN_USE ("Too many sessions for this user", "... for this
+ * user from this address": what protocols send on) when the user's session
  * limits ([core] max_sessions_per_user, max_sessions_per_user_ip) are
  * reached; else TRUE, and @conn counts as @user's session from now on
  * (posthorn_connection_set_user()), before the protocol opens the mail. */

@@ -465,8 +465,11 @@ ph_auth_admit_user (PosthornConnection *conn, const char *user, GError **error)
     {
       posthorn_connection_count (conn, "logins_over_session_limit", 1);
       posthorn_connection_log (conn, G_LOG_LEVEL_INFO, "login of %s refused: %s", user, reason);
-      g_set_error (error, POSTHORN_ERROR, POSTHORN_ERROR_IN_USE,
-                   "Too many sessions for %s", user);
+      /* @reason names the key: max_sessions_per_user or max_sessions_per_user_ip */
+      g_set_error_literal (error, POSTHORN_ERROR, POSTHORN_ERROR_IN_USE,
+                           g_str_has_prefix (reason, "[core] max_sessions_per_user_ip")
+                           ? "Too many sessions for this user from this address"
+                           : "Too many sessions for this user");
       return FALSE;
     }
   posthorn_connection_set_user (conn, user);

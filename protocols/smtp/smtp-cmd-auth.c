@@ -41,6 +41,10 @@ smtp_auth_failed (SmtpSession *session, const GError *error)
     case POSTHORN_ERROR_INVALID:
       smtp_session_reply (session, 501, "5.5.2", "Invalid authentication data");
       break;
+    case POSTHORN_ERROR_IN_USE:
+      /* [core] max_sessions_per_user(_ip): RFC 4954's temporary failure, the core's text */
+      smtp_session_reply (session, 454, "4.7.0", "%s", error->message);
+      break;
     case POSTHORN_ERROR_LIMIT:
       smtp_session_reply (session, 421, "4.7.0", "%s Too many authentication failures",
                           session->settings->hostname);

@@ -471,8 +471,9 @@ pop3_login (PhTestClient *client, const char *user)
 }
 
 /* [core] max_sessions_per_user=3, counted over IMAP, POP3 and SMTP
- * submission after authentication: the 4th login gets IMAP NO [LIMIT],
- * POP3 -ERR [IN-USE], SMTP 454 4.7.0; the refused connections stay usable
+ * submission after authentication: the 4th login gets IMAP NO [LIMIT]
+ * (RFC 5530), POP3 -ERR [IN-USE] (RFC 3206), SMTP 454 4.7.0 (RFC 4954,
+ * RFC 3463), each saying why; the refused connections stay usable
  * (another user logs in on them), other users are not affected, and a
  * session that ends makes room. */
 static void
@@ -489,21 +490,23 @@ test_sessions_per_user (Fixture *f, gconstpointer data)
   g_autofree char *auth_alice = sasl_plain ("alice@example.org");
   g_autofree char *auth_carol = sasl_plain ("carol@example.org");
   g_autofree char *auth_line = NULL;
+  g_autofree char *auth_reply = NULL;
 
   g_assert_true (g_str_has_prefix (pass, "+OK"));   /* alice's 3rd */
-  imap_expect (imap4, "a", "LOGIN alice@example.org pw", "NO [LIMIT]");
+  imap_expect (imap4, "a", "LOGIN alice@example.org pw",
+               "NO [LIMIT] Too many sessions for this user.");
   imap_expect (imap4, "b", "LOGIN bob@example.org pw", "OK");
   imap_expect (imap4, "c", "SELECT INBOX", "OK");
 
   refused = pop3_login (pop3b, "alice@example.org");
-  g_assert_true (g_str_has_prefix (refused, "-ERR [IN-USE]"));
+  g_assert_cmpstr (refused, ==, "-ERR [IN-USE] Too many sessions for this user");
   g_free (pop3_login (pop3b, "carol@example.org"));
 
   g_assert_cmpuint (smtp_reply (submission, NULL), ==, 220);
   smtp_expect (submission, "EHLO limits.example", 250);
-  auth_line = g_strdup_printf ("AUTH PLAIN %s", auth_alice);
-  smtp_expect (submission, auth_line, 454);
-  g_clear_pointer (&auth_line, g_free);
+  g_assert_true (ph_test_client_sendf (submission, "AUTH PLAIN %s\r\n", auth_alice));
+  g_assert_cmpuint (smtp_reply (submission, &auth_reply), ==, 454);
+  g_assert_cmpstr (auth_reply, ==, "454 4.7.0 Too many sessions for this user");
   auth_line = g_strdup_printf ("AUTH PLAIN %s", auth_carol);
   smtp_expect (submission, auth_line, 235);
 
@@ -539,8 +542,9 @@ test_sessions_per_user_ip (Fixture *f, gconstpointer data)
   g_autoptr(PhTestClient) pop3 = pop3_connect (f);
   g_autofree char *refused = pop3_login (pop3, "alice@example.org");
 
-  imap_expect (imap3, "a", "LOGIN alice@example.org pw", "NO [LIMIT]");
-  g_assert_true (g_str_has_prefix (refused, "-ERR [IN-USE]"));
+  imap_expect (imap3, "a", "LOGIN alice@example.org pw",
+               "NO [LIMIT] Too many sessions for this user from this address.");
+  g_assert_cmpstr (refused, ==, "-ERR [IN-USE] Too many sessions for this user from this address");
   imap_expect (imap3, "b", "LOGIN bob@example.org pw", "NO [LIMIT]");
   imap_expect (imap3, "c", "LOGIN carol@example.org pw", "OK");
   imap_expect (bob2, "d", "SELECT INBOX", "OK");
