@@ -234,6 +234,8 @@ settings_load_core (GError **error)
   if (!config_get_uint ("core", "max_connections", 20000, 1, G_MAXINT,
                         &settings.max_connections, error))
     return FALSE;
+  settings.max_connections_set = g_key_file_has_key (config_current->keyfile, "core",
+                                                     "max_connections", NULL);
   if (!config_get_uint ("core", "max_connections_per_ip", 100, 1, G_MAXINT,
                         &settings.max_connections_per_ip, error))
     return FALSE;

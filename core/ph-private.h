@@ -27,6 +27,8 @@ typedef struct {
   char **plugin_dirs;           /* [core] plugin_dir */
   char *log_level;              /* [core] log_level: error|warning|info|debug */
   guint max_connections;        /* [core] max_connections (default 20000) */
+  gboolean max_connections_set; /* the key is in the file (else the default
+                                 * gives way to RLIMIT_NOFILE, see net/) */
   guint max_connections_per_ip; /* [core] max_connections_per_ip (default 100) */
   guint max_sessions_per_user;  /* [core] max_sessions_per_user: authenticated
                                  * sessions of one user, all protocols

@@ -21,6 +21,12 @@ net_connection_limits_allow (const char *peer_address, const char **reason)
   guint total = conn_all != NULL ? g_hash_table_size (conn_all) : 0;
   guint from_ip;
 
+  /* Unset, the default gives way to what the descriptors allow. */
+  if (!settings->max_connections_set && total >= net_fd_limit_connections ())
+    {
+      *reason = "RLIMIT_NOFILE reached ([core] max_connections is not set)";
+      return FALSE;
+    }
   if (settings->max_connections > 0 && total >= settings->max_connections)
     {
       *reason = "[core] max_connections reached";

@@ -91,9 +91,16 @@ void net_passed_clear (void);
 
 /* fd-limit.c */
 
-/* Raises the soft RLIMIT_NOFILE to the hard limit; warns when it stays
- * below what @max_connections connections and @listeners listeners need. */
+/* Raises the soft RLIMIT_NOFILE to the hard limit. When it stays below
+ * what @max_connections connections, @listeners listeners and a reserve
+ * need: with [core] max_connections set, one warning naming the file, the
+ * key, the limit and both ways out; unset, the connections the limit
+ * leaves room for become net_fd_limit_connections() (INFO when the limit
+ * is below the default itself, else DEBUG). */
 void net_fd_limit_raise (guint max_connections, guint listeners);
+/* How many connections the descriptors allow when [core] max_connections
+ * is not set (G_MAXUINT: no bound from them). */
+guint net_fd_limit_connections (void);
 
 /* tls.c */
 typedef struct _NetTlsCredentials NetTlsCredentials;
