@@ -60,34 +60,36 @@ append_in_transaction (SqliteConn *conn, const PosthornStoreNewMessage *msg,
   return ok;
 }
 
-/* Group commit. Appends queue up; while one thread commits a batch, the
- * appends that arrive queue behind it, and the first of them to wake up
- * after that commit takes every queued append into the next transaction:
- * one BEGIN, each append in its own savepoint (so one failing append does
- * not take the others with it), then the search text of all of them
- * (queued for the index: sqlite-index.c), then one COMMIT with one fsync of the WAL. Nobody returns before
- * the commit that holds its message is durable. The database holds every
- * user, so a batch spans sessions and users alike. */
-#define APPEND_BATCH_MAX 512
+/* Group commit. Every durable write of a message (an append, a flag
+ * change, an expunge) queues up as a request; while one thread commits a
+ * batch, the requests that arrive queue behind it, and the first of them
+ * to wake up after that commit takes every queued request into the next
+ * transaction: one BEGIN, each request in its own savepoint (so one
+ * failing request does not take the others with it), then the search
+ * text of the appended messages (queued for the index: sqlite-index.c),
+ * then one COMMIT with one fsync of the WAL. Nobody returns before the
+ * commit that holds its change is durable. The database holds every
+ * user, so a batch spans sessions and users alike. A request reads the
+ * mailbox row (UIDNEXT, HIGHESTMODSEQ) inside the transaction, after the
+ * requests before it in the batch wrote theirs, so UIDs and MODSEQs stay
+ * in order, and a rolled back savepoint takes its MODSEQs with it. */
+#define WRITE_BATCH_MAX 512
 
 typedef struct {
-  const PosthornStoreNewMessage *const *msgs;  /* several: MULTIAPPEND, one savepoint */
-  guint n_msgs;
-  const PosthornStoreTarget *targets;
-  guint n_targets;
-  PosthornStoreChanges *changes;
-  gint64 *body_ids;     /* one per message, indexed after the savepoints */
+  SqliteWriteFunc func;   /* in the request's savepoint */
+  SqliteWriteFunc after;  /* after every savepoint of the batch, or NULL */
+  gpointer data;
   GError *error;
   gboolean ok;
   gboolean done;        /* under queue_lock */
-} AppendRequest;
+} WriteRequest;
 
 static void
-append_batch_fail (GPtrArray *batch, GError *error)
+write_batch_fail (GPtrArray *batch, const GError *error)
 {
   for (guint i = 0; i < batch->len; i++)
     {
-      AppendRequest *r = batch->pdata[i];
+      WriteRequest *r = batch->pdata[i];
 
       if (r->ok || r->error == NULL)
         {
@@ -96,67 +98,70 @@ append_batch_fail (GPtrArray *batch, GError *error)
           r->error = g_error_copy (error);
         }
     }
-  g_error_free (error);
 }
 
 static void
-append_run_batch (SqliteStore *store, GPtrArray *batch)
+write_run_batch (SqliteStore *store, GPtrArray *batch)
 {
+  g_autoptr(GError) error = NULL;
   SqliteConn *conn;
-  GError *error = NULL;
   gboolean savepoints = batch->len > 1;
 
   conn = sqlite_store_writer (store, &error);
   if (conn == NULL)
     {
-      append_batch_fail (batch, error);
+      write_batch_fail (batch, error);
       return;
     }
   for (guint i = 0; i < batch->len; i++)
     {
-      AppendRequest *r = batch->pdata[i];
+      WriteRequest *r = batch->pdata[i];
 
-      r->ok = !savepoints || sqlite_store_exec (conn, "SAVEPOINT append", &r->error);
-      for (guint k = 0; r->ok && k < r->n_msgs; k++)
-        r->ok = append_in_transaction (conn, r->msgs[k], r->targets, r->n_targets, r->changes,
-                                       &r->body_ids[k], &r->error);
+      r->ok = (!savepoints || sqlite_store_exec (conn, "SAVEPOINT write", &r->error)) &&
+              r->func (conn, r->data, &r->error);
       if (!savepoints)
         continue;
       if (!r->ok)
-        sqlite3_exec (conn->db, "ROLLBACK TO append", NULL, NULL, NULL);
-      sqlite3_exec (conn->db, "RELEASE append", NULL, NULL, NULL);
+        sqlite3_exec (conn->db, "ROLLBACK TO write", NULL, NULL, NULL);
+      sqlite3_exec (conn->db, "RELEASE write", NULL, NULL, NULL);
+      /* Some errors (a full disk, I/O) roll the whole transaction back:
+       * the requests before this one are gone with it. */
+      if (sqlite3_get_autocommit (conn->db))
+        {
+          g_set_error (&error, POSTHORN_ERROR, POSTHORN_ERROR_TEMPORARY,
+                       "database: the transaction was rolled back: %s",
+                       r->error != NULL ? r->error->message : sqlite3_errmsg (conn->db));
+          sqlite_store_writer_done (store, FALSE, NULL);
+          write_batch_fail (batch, error);
+          return;
+        }
     }
-  /* No savepoint after this: FTS5 would flush its pending index at each. */
+  /* No savepoint after this one. */
   for (guint i = 0; i < batch->len; i++)
     {
-      AppendRequest *r = batch->pdata[i];
+      WriteRequest *r = batch->pdata[i];
 
-      for (guint k = 0; r->ok && k < r->n_msgs; k++)
-        if (!sqlite_search_index (conn, r->body_ids[k], r->msgs[k], &error))
-          {
-            sqlite_store_writer_done (store, FALSE, NULL);
-            append_batch_fail (batch, error);
-            return;
-          }
+      if (r->ok && r->after != NULL && !r->after (conn, r->data, &error))
+        {
+          sqlite_store_writer_done (store, FALSE, NULL);
+          write_batch_fail (batch, error);
+          return;
+        }
     }
-  /* A lone append that failed leaves nothing to commit. */
-  if (!sqlite_store_writer_done (store, savepoints || ((AppendRequest *) batch->pdata[0])->ok, &error) &&
+  /* A lone request that failed leaves nothing to commit. */
+  if (!sqlite_store_writer_done (store, savepoints || ((WriteRequest *) batch->pdata[0])->ok, &error) &&
       error != NULL)
-    append_batch_fail (batch, error);
+    write_batch_fail (batch, error);
 }
 
 static gboolean
-append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *msgs, guint n_msgs,
-                    const PosthornStoreTarget *targets, guint n_targets,
-                    PosthornStoreChanges *changes, GError **error)
+write_request_run (SqliteStore *store, SqliteWriteFunc func, SqliteWriteFunc after, gpointer data,
+                   GError **error)
 {
-  gint64 one_id;
-  g_autofree gint64 *ids = n_msgs > 1 ? g_new0 (gint64, n_msgs) : NULL;
-  AppendRequest req = { msgs, n_msgs, targets, n_targets, changes, ids != NULL ? ids : &one_id,
-                        NULL, FALSE, FALSE };
+  WriteRequest req = { func, after, data, NULL, FALSE, FALSE };
 
   g_mutex_lock (&store->queue_lock);
-  g_ptr_array_add (store->append_queue, &req);
+  g_ptr_array_add (store->write_queue, &req);
   while (!req.done)
     {
       g_autoptr(GPtrArray) batch = NULL;
@@ -169,28 +174,80 @@ append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *ms
       /* This thread leads the next commit. */
       store->committing = TRUE;
       batch = g_ptr_array_new ();
-      for (guint i = 0; i < store->append_queue->len && i < APPEND_BATCH_MAX; i++)
-        g_ptr_array_add (batch, store->append_queue->pdata[i]);
-      g_ptr_array_remove_range (store->append_queue, 0, batch->len);
+      for (guint i = 0; i < store->write_queue->len && i < WRITE_BATCH_MAX; i++)
+        g_ptr_array_add (batch, store->write_queue->pdata[i]);
+      g_ptr_array_remove_range (store->write_queue, 0, batch->len);
       g_mutex_unlock (&store->queue_lock);
 
-      append_run_batch (store, batch);
+      write_run_batch (store, batch);
 
       g_mutex_lock (&store->queue_lock);
       for (guint i = 0; i < batch->len; i++)
-        ((AppendRequest *) batch->pdata[i])->done = TRUE;
+        ((WriteRequest *) batch->pdata[i])->done = TRUE;
       store->committing = FALSE;
       store->commits++;
-      store->committed_appends += batch->len;
+      store->committed_writes += batch->len;
       g_cond_broadcast (&store->commit_cond);
     }
   g_mutex_unlock (&store->queue_lock);
-  if (req.ok)
-    sqlite_index_wake (store, n_msgs);
 
   if (!req.ok)
     g_propagate_error (error, req.error);
   return req.ok;
+}
+
+gboolean
+sqlite_store_write (SqliteStore *store, SqliteWriteFunc func, gpointer data, GError **error)
+{
+  return write_request_run (store, func, NULL, data, error);
+}
+
+/* An append: several messages (MULTIAPPEND) share its one savepoint. */
+typedef struct {
+  const PosthornStoreNewMessage *const *msgs;
+  guint n_msgs;
+  const PosthornStoreTarget *targets;
+  guint n_targets;
+  PosthornStoreChanges *changes;
+  gint64 *body_ids;     /* one per message, indexed after the savepoints */
+} AppendRequest;
+
+static gboolean
+append_write (SqliteConn *conn, gpointer data, GError **error)
+{
+  AppendRequest *r = data;
+
+  for (guint k = 0; k < r->n_msgs; k++)
+    if (!append_in_transaction (conn, r->msgs[k], r->targets, r->n_targets, r->changes,
+                                &r->body_ids[k], error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+append_index (SqliteConn *conn, gpointer data, GError **error)
+{
+  AppendRequest *r = data;
+
+  for (guint k = 0; k < r->n_msgs; k++)
+    if (!sqlite_search_index (conn, r->body_ids[k], r->msgs[k], error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+append_request_run (SqliteStore *store, const PosthornStoreNewMessage *const *msgs, guint n_msgs,
+                    const PosthornStoreTarget *targets, guint n_targets,
+                    PosthornStoreChanges *changes, GError **error)
+{
+  gint64 one_id;
+  g_autofree gint64 *ids = n_msgs > 1 ? g_new0 (gint64, n_msgs) : NULL;
+  AppendRequest req = { msgs, n_msgs, targets, n_targets, changes, ids != NULL ? ids : &one_id };
+
+  if (!write_request_run (store, append_write, append_index, &req, error))
+    return FALSE;
+  sqlite_index_wake (store, n_msgs);
+  return TRUE;
 }
 
 gboolean

@@ -415,7 +415,7 @@ sqlite_store_open (const char *path, GError **error)
   g_mutex_init (&store->checkpoint_lock);
   g_cond_init (&store->checkpoint_cond);
   g_cond_init (&store->commit_cond);
-  store->append_queue = g_ptr_array_new ();
+  store->write_queue = g_ptr_array_new ();
   store->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) sqlite_conn_free);
   store->writer = sqlite_conn_open (path, error);
   if (store->writer == NULL)
@@ -445,8 +445,8 @@ sqlite_store_close (SqliteStore *store)
       sqlite_index_stop (store);
     }
   if (store->commits > 0)
-    g_info ("%s: %" G_GUINT64_FORMAT " appends in %" G_GUINT64_FORMAT " group commits", store->path,
-             store->committed_appends, store->commits);
+    g_info ("%s: %" G_GUINT64_FORMAT " writes in %" G_GUINT64_FORMAT " group commits", store->path,
+             store->committed_writes, store->commits);
   g_clear_pointer (&store->idle, g_ptr_array_unref);
   g_clear_pointer (&store->writer, sqlite_conn_free);
   g_mutex_clear (&store->write_lock);
@@ -455,7 +455,7 @@ sqlite_store_close (SqliteStore *store)
   g_mutex_clear (&store->checkpoint_lock);
   g_cond_clear (&store->checkpoint_cond);
   g_cond_clear (&store->commit_cond);
-  g_clear_pointer (&store->append_queue, g_ptr_array_unref);
+  g_clear_pointer (&store->write_queue, g_ptr_array_unref);
   g_free (store->path);
   g_free (store);
 }

@@ -51,14 +51,32 @@ store_flags_noop (SqliteStore *store, const char *user, const char *name, guint3
   return ok;
 }
 
-gboolean
-sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
-                    const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
-                    const char *const *keywords, guint64 unchangedsince,
-                    PosthornStoreChanges *changes, GError **error)
+/* The arguments of one STORE or EXPUNGE, for its run in the group commit. */
+typedef struct {
+  const char *user;
+  const char *name;
+  guint32 uidvalidity;
+  const guint32 *uids;
+  guint n_uids;
+  PosthornFlagsMode mode;
+  guint32 flags;
+  const char *const *keywords;
+  guint64 unchangedsince;
+  PosthornStoreChanges *changes;
+} MessagesWrite;
+
+/* A STORE inside the group commit's transaction (sqlite-append.c): the
+ * mailbox row, the messages and UNCHANGEDSINCE are read in it, so the
+ * MODSEQs follow the writes committed before and the check is atomic. */
+static gboolean
+store_flags_write (SqliteConn *conn, gpointer data, GError **error)
 {
-  SqliteStore *store = data;
-  SqliteConn *conn;
+  const MessagesWrite *w = data;
+  const char *user = w->user, *name = w->name;
+  PosthornFlagsMode mode = w->mode;
+  guint32 flags = w->flags;
+  guint64 unchangedsince = w->unchangedsince;
+  PosthornStoreChanges *changes = w->changes;
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GArray) kw = NULL;
   g_autoptr(GArray) next_kw = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -66,25 +84,9 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
   sqlite3_stmt *stmt;
   gboolean ok;
 
-  /* Keywords need their names resolved (which may add them), and
-   * UNCHANGEDSINCE reports per message: both take the writer. */
-  if ((keywords == NULL || keywords[0] == NULL) && unchangedsince == 0)
-    {
-      gboolean noop;
-
-      if (!store_flags_noop (store, user, name, uidvalidity, uids, n_uids, mode, flags, &noop,
-                             error))
-        return FALSE;
-      if (noop)
-        return TRUE;
-    }
-
-  conn = sqlite_store_writer (store, error);
-  if (conn == NULL)
-    return FALSE;
-  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
-       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, FALSE, error)) != NULL &&
-       (kw = sqlite_keywords_resolve (conn, mb.id, keywords, error)) != NULL;
+  ok = sqlite_mailbox_lookup (conn, user, name, w->uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, w->uids, w->n_uids, FALSE, error)) != NULL &&
+       (kw = sqlite_keywords_resolve (conn, mb.id, w->keywords, error)) != NULL;
   for (guint i = 0; ok && i < rows->len; i++)
     {
       SqliteMessageRow *row = rows->pdata[i];
@@ -116,9 +118,32 @@ sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 u
         posthorn_store_changes_add_message (changes, POSTHORN_EVENT_FLAGS_CHANGED, user, name,
                                             mb.uidvalidity, row->uid, modseq, next, 0);
     }
-  if (ok)
-    ok = sqlite_mailbox_save (conn, &mb, error);
-  return sqlite_store_writer_done (store, ok, error);
+  return ok && sqlite_mailbox_save (conn, &mb, error);
+}
+
+gboolean
+sqlite_store_flags (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                    const guint32 *uids, guint n_uids, PosthornFlagsMode mode, guint32 flags,
+                    const char *const *keywords, guint64 unchangedsince,
+                    PosthornStoreChanges *changes, GError **error)
+{
+  SqliteStore *store = data;
+  MessagesWrite w = { user, name, uidvalidity, uids, n_uids, mode, flags, keywords, unchangedsince,
+                      changes };
+
+  /* Keywords need their names resolved (which may add them), and
+   * UNCHANGEDSINCE reports per message: both take the writer. */
+  if ((keywords == NULL || keywords[0] == NULL) && unchangedsince == 0)
+    {
+      gboolean noop;
+
+      if (!store_flags_noop (store, user, name, uidvalidity, uids, n_uids, mode, flags, &noop,
+                             error))
+        return FALSE;
+      if (noop)
+        return TRUE;
+    }
+  return sqlite_store_write (store, store_flags_write, &w, error);
 }
 
 /* Maps keyword indexes of one mailbox to another's (by name). */
@@ -197,21 +222,20 @@ sqlite_copy (gpointer data, const char *user, const char *name, guint32 uidvalid
   return sqlite_store_writer_done (store, ok, error);
 }
 
-gboolean
-sqlite_expunge (gpointer data, const char *user, const char *name, guint32 uidvalidity,
-                const guint32 *uids, guint n_uids, PosthornStoreChanges *changes,
-                GError **error)
+/* An EXPUNGE inside the group commit's transaction: the messages that
+ * have \Deleted when it runs go. */
+static gboolean
+expunge_write (SqliteConn *conn, gpointer data, GError **error)
 {
-  SqliteStore *store = data;
-  SqliteConn *conn = sqlite_store_writer (store, error);
+  const MessagesWrite *w = data;
+  const char *user = w->user, *name = w->name;
+  PosthornStoreChanges *changes = w->changes;
   g_autoptr(GPtrArray) rows = NULL;
   SqliteMailbox mb;
   gboolean ok;
 
-  if (conn == NULL)
-    return FALSE;
-  ok = sqlite_mailbox_lookup (conn, user, name, uidvalidity, &mb, error) &&
-       (rows = sqlite_messages_collect (conn, &mb, uids, n_uids, uids == NULL, error)) != NULL;
+  ok = sqlite_mailbox_lookup (conn, user, name, w->uidvalidity, &mb, error) &&
+       (rows = sqlite_messages_collect (conn, &mb, w->uids, w->n_uids, w->uids == NULL, error)) != NULL;
   for (guint i = 0; ok && i < rows->len; i++)
     {
       SqliteMessageRow *row = rows->pdata[i];
@@ -224,8 +248,16 @@ sqlite_expunge (gpointer data, const char *user, const char *name, guint32 uidva
         posthorn_store_changes_add_message (changes, POSTHORN_EVENT_MESSAGE_EXPUNGED, user, name,
                                             mb.uidvalidity, row->uid, modseq, 0, 0);
     }
-  if (ok)
-    ok = sqlite_mailbox_save (conn, &mb, error);
-  return sqlite_store_writer_done (store, ok, error);
+  return ok && sqlite_mailbox_save (conn, &mb, error);
+}
+
+gboolean
+sqlite_expunge (gpointer data, const char *user, const char *name, guint32 uidvalidity,
+                const guint32 *uids, guint n_uids, PosthornStoreChanges *changes,
+                GError **error)
+{
+  MessagesWrite w = { user, name, uidvalidity, uids, n_uids, 0, 0, NULL, 0, changes };
+
+  return sqlite_store_write (data, expunge_write, &w, error);
 }
 

@@ -38,11 +38,11 @@ typedef struct {
   guint snapshot_min_messages; /* [storage-sqlite] snapshot_min_messages */
   guint snapshot_max_delta;    /* [storage-sqlite] snapshot_max_delta */
   GMutex queue_lock;
-  GPtrArray *append_queue; /* appends waiting for the next group commit */
+  GPtrArray *write_queue;  /* writes waiting for the next group commit (sqlite-append.c) */
   GCond commit_cond;       /* a group commit finished (with queue_lock) */
   gboolean committing;     /* a thread runs a group commit (queue_lock) */
-  guint64 commits;         /* group commits and the appends they held */
-  guint64 committed_appends;
+  guint64 commits;         /* group commits and the writes they held */
+  guint64 committed_writes;
   GThread *checkpoint_thread; /* copies the WAL back (sqlite-db.c) */
   GMutex checkpoint_lock;
   GCond checkpoint_cond;
@@ -162,6 +162,16 @@ gboolean sqlite_status (gpointer data, const char *user, const char *name, Posth
 gboolean sqlite_sync (gpointer data, const char *user, const char *name, guint32 uidvalidity,
                       guint64 since_modseq, PosthornStoreSyncFlags flags, PosthornStoreSync *out,
                       GError **error);
+
+/* sqlite-append.c: the group commit. A durable write runs as @func inside
+ * the transaction the writes waiting together share (in a savepoint of
+ * its own when it has company: a write that fails, returning FALSE with
+ * @error set, rolls back only its own changes). sqlite_store_write()
+ * returns once the transaction holding the write is committed and on
+ * disk (synchronous=FULL), or with the error of the write or the commit.
+ * @func must not run SAVEPOINT, BEGIN or COMMIT itself. */
+typedef gboolean (*SqliteWriteFunc) (SqliteConn *conn, gpointer data, GError **error);
+gboolean sqlite_store_write (SqliteStore *store, SqliteWriteFunc func, gpointer data, GError **error);
 
 /* sqlite-append.c: append with group commit (vtable entry). */
 gboolean sqlite_append (gpointer data, const PosthornStoreNewMessage *msg,

@@ -207,6 +207,350 @@ test_two_stores_refused (void)
   }
 }
 
+/* ---- the group commit of flag changes, expunges and appends ----
+ *
+ * Several sessions of one user change flags (with and without
+ * UNCHANGEDSINCE), expunge, and send STOREs to a mailbox that does not
+ * exist, each waiting for its reply before the next command as a client
+ * does, while appends run to the same mailbox and to another user's: the
+ * writes share group commits. Every reply must be right (the failing
+ * STOREs fail alone), every MODSEQ handed out in the mailbox unique and
+ * increasing along each session, and after a restart the mailbox must
+ * hold exactly what the replies said. */
+#define GC_SEED 48
+#define GC_SESSIONS 4
+#define GC_APPENDERS 3
+#define GC_APPENDS 12
+
+typedef struct GcTest GcTest;
+
+typedef struct {
+  GcTest *t;
+  PosthornStoreUser *user;
+  guint index;
+  guint msg;             /* seed message it works on */
+  guint step;
+  guint64 last_modseq;   /* its last change: the next must be greater */
+  guint appended;        /* appender: messages appended so far */
+  gboolean other_user;   /* appender: to bob's INBOX */
+} GcSession;
+
+struct GcTest {
+  guint running;
+  guint32 uids[GC_SEED];
+  guint64 modseq[GC_SEED];         /* each seed message's last MODSEQ */
+  GHashTable *modseqs;             /* every MODSEQ handed out in alice's INBOX */
+  GHashTable *appended;            /* UID -> MODSEQ of the concurrent appends */
+  guint64 highest;
+  guint failed_as_expected;
+};
+
+static const char *const gc_missing_mailbox = "Missing";
+
+static void gc_session_next (GcSession *s);
+
+static char *
+gc_keyword (guint session)
+{
+  return g_strdup_printf ("$Session%u", session);
+}
+
+/* Records a MODSEQ of alice's INBOX: unique, and greater than the
+ * session's last one. */
+static void
+gc_modseq_seen (GcSession *s, guint64 modseq)
+{
+  GcTest *t = s->t;
+
+  g_assert_cmpuint (modseq, >, s->last_modseq);
+  s->last_modseq = modseq;
+  g_assert_false (g_hash_table_contains (t->modseqs, GSIZE_TO_POINTER ((gsize) modseq)));
+  g_hash_table_add (t->modseqs, GSIZE_TO_POINTER ((gsize) modseq));
+  t->highest = MAX (t->highest, modseq);
+}
+
+static void
+gc_session_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GcSession *s = user_data;
+  GcTest *t = s->t;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreChanges) changes = posthorn_store_changes_finish (result, &error);
+  guint32 uid = s->appended == 0 && s->index < GC_SESSIONS ? t->uids[s->msg] : 0;
+  const PosthornStoreChange *c;
+  const guint32 *modified;
+  guint n_modified;
+
+  if (s->index >= GC_SESSIONS)
+    {
+      /* an appender */
+      g_assert_no_error (error);
+      g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 1);
+      c = posthorn_store_changes_get (changes, 0);
+      g_assert_cmpint (c->kind, ==, POSTHORN_EVENT_MESSAGE_NEW);
+      if (!s->other_user)
+        {
+          gc_modseq_seen (s, c->modseq);
+          g_hash_table_insert (t->appended, GUINT_TO_POINTER (c->uid), GSIZE_TO_POINTER ((gsize) c->modseq));
+        }
+      s->appended++;
+      gc_session_next (s);
+      return;
+    }
+
+  switch (s->step)
+    {
+    case 0: /* STORE on a mailbox that does not exist */
+      g_assert_nonnull (error);
+      g_assert_null (changes);
+      t->failed_as_expected++;
+      break;
+    case 1: /* +FLAGS (\Flagged $SessionN) */
+    case 2: /* +FLAGS (\Seen) UNCHANGEDSINCE its MODSEQ: applies */
+    case 4: /* +FLAGS (\Deleted) */
+      g_assert_no_error (error);
+      g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 1);
+      c = posthorn_store_changes_get (changes, 0);
+      g_assert_cmpint (c->kind, ==, POSTHORN_EVENT_FLAGS_CHANGED);
+      g_assert_cmpuint (c->uid, ==, uid);
+      gc_modseq_seen (s, c->modseq);
+      t->modseq[s->msg] = c->modseq;
+      modified = posthorn_store_changes_get_modified (changes, &n_modified);
+      g_assert_cmpuint (n_modified, ==, 0);
+      (void) modified;
+      break;
+    case 3: /* +FLAGS (\Answered) UNCHANGEDSINCE its MODSEQ - 1: refused */
+      g_assert_no_error (error);
+      g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 0);
+      modified = posthorn_store_changes_get_modified (changes, &n_modified);
+      g_assert_cmpuint (n_modified, ==, 1);
+      g_assert_cmpuint (modified[0], ==, uid);
+      break;
+    case 5: /* UID EXPUNGE of it */
+      g_assert_no_error (error);
+      g_assert_cmpuint (posthorn_store_changes_get_count (changes), ==, 1);
+      c = posthorn_store_changes_get (changes, 0);
+      g_assert_cmpint (c->kind, ==, POSTHORN_EVENT_MESSAGE_EXPUNGED);
+      g_assert_cmpuint (c->uid, ==, uid);
+      gc_modseq_seen (s, c->modseq);
+      t->modseq[s->msg] = 0;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  s->step++;
+  gc_session_next (s);
+}
+
+/* Sends the session's next command, or ends it. */
+static void
+gc_session_next (GcSession *s)
+{
+  GcTest *t = s->t;
+  g_autofree char *kw_name = NULL;
+  const char *kw[2] = { NULL, NULL };
+  guint32 uid;
+
+  if (s->index >= GC_SESSIONS)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr(PosthornMessage) msg = NULL;
+
+      if (s->appended == GC_APPENDS)
+        {
+          t->running--;
+          return;
+        }
+      text = g_strdup_printf ("From: a%u@example.org\r\nSubject: append %u/%u\r\n\r\nbody %u\r\n",
+                              s->index, s->index, s->appended, s->appended);
+      msg = posthorn_message_new_from_data (text, strlen (text));
+      posthorn_store_append_async (s->user, "INBOX", msg, 0, NULL, 0, NULL, gc_session_done, s);
+      return;
+    }
+
+  /* Steps 0-5 on one message; the session's messages are every
+   * GC_SESSIONS-th seed message. Odd messages are expunged, even ones
+   * keep \Flagged \Seen and the session's keyword. */
+  if (s->step == 0 && (s->msg / GC_SESSIONS) % 3 != 0)
+    s->step = 1;
+  if (s->step == 4 && s->msg % 2 == 0)
+    s->step = 6;
+  if (s->step == 6)
+    {
+      s->msg += GC_SESSIONS;
+      s->step = 0;
+      if (s->msg >= GC_SEED)
+        {
+          t->running--;
+          return;
+        }
+      gc_session_next (s);
+      return;
+    }
+  uid = t->uids[s->msg];
+  switch (s->step)
+    {
+    case 0:
+      /* with a keyword, so that it is not answered from a reader */
+      kw[0] = "$Missing";
+      posthorn_store_store_flags_async (s->user, gc_missing_mailbox, 0, &uid, 1, POSTHORN_FLAGS_ADD,
+                                        POSTHORN_MESSAGE_FLAGGED, kw, 0, NULL, gc_session_done, s);
+      break;
+    case 1:
+      kw_name = gc_keyword (s->index);
+      kw[0] = kw_name;
+      posthorn_store_store_flags_async (s->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD,
+                                        POSTHORN_MESSAGE_FLAGGED, kw, 0, NULL, gc_session_done, s);
+      break;
+    case 2:
+      posthorn_store_store_flags_async (s->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD,
+                                        POSTHORN_MESSAGE_SEEN, NULL, t->modseq[s->msg], NULL,
+                                        gc_session_done, s);
+      break;
+    case 3:
+      posthorn_store_store_flags_async (s->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD,
+                                        POSTHORN_MESSAGE_ANSWERED, NULL, t->modseq[s->msg] - 1, NULL,
+                                        gc_session_done, s);
+      break;
+    case 4:
+      posthorn_store_store_flags_async (s->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD,
+                                        POSTHORN_MESSAGE_DELETED, NULL, 0, NULL, gc_session_done, s);
+      break;
+    case 5:
+      posthorn_store_expunge_async (s->user, "INBOX", 0, &uid, 1, NULL, gc_session_done, s);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+test_group_commit_concurrent_writes (void)
+{
+  g_autofree char *dir = make_state_dir ();
+  GcTest t = { 0 };
+  GcSession sessions[GC_SESSIONS + GC_APPENDERS + 1];
+  guint n_sessions = G_N_ELEMENTS (sessions);
+  guint64 last = 0;
+
+  t.modseqs = g_hash_table_new (NULL, NULL);
+  t.appended = g_hash_table_new (NULL, NULL);
+  store_test_load (dir);
+  {
+    g_autoptr(PosthornStoreUser) alice = store_test_open_user ("alice@example.org");
+
+    for (guint i = 0; i < GC_SEED; i++)
+      {
+        g_autofree char *text = g_strdup_printf ("Subject: seed %u\r\n\r\nseed\r\n", i);
+
+        t.uids[i] = store_test_append_simple (alice, "INBOX", text);
+      }
+  }
+
+  memset (sessions, 0, sizeof sessions);
+  for (guint i = 0; i < n_sessions; i++)
+    {
+      GcSession *s = &sessions[i];
+
+      s->t = &t;
+      s->index = i;
+      s->other_user = i == n_sessions - 1;
+      s->user = store_test_open_user (s->other_user ? "bob@example.org" : "alice@example.org");
+      s->msg = i < GC_SESSIONS ? i : 0;
+    }
+  /* The seed's MODSEQs are the floor of the sessions' first changes. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PosthornMailboxView) view = store_test_open_view (sessions[0].user, "INBOX",
+                                                                POSTHORN_VIEW_READ_WRITE, &error);
+
+    g_assert_no_error (error);
+    for (guint seq = 1; seq <= posthorn_mailbox_view_get_count (view); seq++)
+      {
+        guint64 m = posthorn_mailbox_view_get_modseq (view, seq);
+
+        t.modseq[seq - 1] = m;
+        g_assert_false (g_hash_table_contains (t.modseqs, GSIZE_TO_POINTER ((gsize) m)));
+        g_hash_table_add (t.modseqs, GSIZE_TO_POINTER ((gsize) m));
+      }
+    t.highest = posthorn_mailbox_view_get_highestmodseq (view);
+    for (guint i = 0; i < n_sessions; i++)
+      sessions[i].last_modseq = sessions[i].other_user ? 0 : t.highest;
+  }
+
+  t.running = n_sessions;
+  for (guint i = 0; i < n_sessions; i++)
+    gc_session_next (&sessions[i]);
+  while (t.running > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (t.failed_as_expected, ==, (GC_SEED / GC_SESSIONS + 2) / 3 * GC_SESSIONS);
+  g_assert_cmpuint (g_hash_table_size (t.appended), ==, GC_APPENDERS * GC_APPENDS);
+  for (guint i = 0; i < n_sessions; i++)
+    posthorn_store_user_unref (sessions[i].user);
+
+  /* After a restart: exactly what the replies said. */
+  store_test_unload ();
+  store_test_load (dir);
+  {
+    g_autoptr(PosthornStoreUser) alice = store_test_open_user ("alice@example.org");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PosthornMailboxView) view = store_test_open_view (alice, "INBOX", POSTHORN_VIEW_READ_WRITE,
+                                                                &error);
+    g_autoptr(GHashTable) view_modseqs = g_hash_table_new (NULL, NULL);
+    const char *const *names;
+    guint n = 0;
+
+    g_assert_no_error (error);
+    names = posthorn_mailbox_view_get_keywords (view);
+    g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, GC_SEED / 2 + GC_APPENDERS * GC_APPENDS);
+    g_assert_cmpuint (posthorn_mailbox_view_get_highestmodseq (view), ==, t.highest);
+    for (guint seq = 1; seq <= posthorn_mailbox_view_get_count (view); seq++)
+      {
+        guint32 uid = posthorn_mailbox_view_get_uid (view, seq);
+        guint32 flags = posthorn_mailbox_view_get_flags (view, seq) & POSTHORN_MESSAGE_STORED_FLAGS;
+        guint64 modseq = posthorn_mailbox_view_get_modseq (view, seq);
+        const guint32 *kw = posthorn_mailbox_view_get_message_keywords (view, seq, &n);
+
+        g_assert_false (g_hash_table_contains (view_modseqs, GSIZE_TO_POINTER ((gsize) modseq)));
+        g_hash_table_add (view_modseqs, GSIZE_TO_POINTER ((gsize) modseq));
+        g_assert_cmpuint (modseq, >, last);
+        if (uid <= t.uids[GC_SEED - 1])
+          {
+            guint i = uid - t.uids[0];
+            g_autofree char *expected_kw = gc_keyword (i % GC_SESSIONS);
+
+            g_assert_cmpuint (t.uids[i], ==, uid);
+            g_assert_cmpuint (i % 2, ==, 0);
+            g_assert_cmpuint (flags, ==, POSTHORN_MESSAGE_FLAGGED | POSTHORN_MESSAGE_SEEN);
+            g_assert_cmpuint (n, ==, 1);
+            g_assert_cmpstr (names[kw[0]], ==, expected_kw);
+            g_assert_cmpuint (modseq, ==, t.modseq[i]);
+          }
+        else
+          {
+            g_assert_true (g_hash_table_contains (t.appended, GUINT_TO_POINTER (uid)));
+            g_assert_cmpuint (flags, ==, 0);
+            g_assert_cmpuint (n, ==, 0);
+            g_assert_cmpuint (modseq, ==, (guint64) GPOINTER_TO_SIZE (g_hash_table_lookup (t.appended,
+                                                                                           GUINT_TO_POINTER (uid))));
+          }
+      }
+  }
+  {
+    g_autoptr(PosthornStoreUser) bob = store_test_open_user ("bob@example.org");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PosthornMailboxView) view = store_test_open_view (bob, "INBOX", POSTHORN_VIEW_READ_WRITE,
+                                                                &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, GC_APPENDS);
+  }
+  store_test_unload ();
+  g_hash_table_unref (t.modseqs);
+  g_hash_table_unref (t.appended);
+  remove_state_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,5 +560,7 @@ main (int argc, char **argv)
   g_test_add_func ("/storage-sqlite/schema/newer-version-refused", test_sqlite_newer_schema_refused);
   g_test_add_func ("/storage-sqlite/read/chunks-and-a-missing-one", test_sqlite_read_chunks);
   g_test_add_func ("/store/registry/two-stores-refused", test_two_stores_refused);
+  g_test_add_func ("/storage-sqlite/group-commit/flags-expunges-appends-concurrent",
+                   test_group_commit_concurrent_writes);
   return g_test_run ();
 }
