@@ -357,6 +357,7 @@ load_idle () {
     fi
     record "$key, established" "" high $side "$(field "$f" established)"
     record "$key, errors (sessions lost, failed commands)" "" low $side "$(field "$f" errors)"
+    record "$key, deliveries given up after 5 s (an EXISTS missing)" "" low $side "$(field "$f" rounds_timed_out)"
     record "$key, peak RSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
     record "$key, peak PSS" "MiB" low $side "$(awk -v v="$(field "$f" server_peak_pss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
     record "$key, RSS at the end of the hold" "MiB" low $side "$(awk -v v="$(field "$f" server_last_rss_kb)" 'BEGIN{printf "%.1f", v/1024}')"
@@ -705,7 +706,7 @@ print_table () {  # [FILE]: results.tsv by default
         f = order[i]
         a = cell(f SUBSEP "ph"); b = cell(f SUBSEP "inc")
         ratio = "-"
-        if ((f SUBSEP "ph") in med && (f SUBSEP "inc") in med && med[f SUBSEP "ph"] > 0 && med[f SUBSEP "inc"] > 0 && f !~ /errors|established|generator|monitor|mode|smtp-source CPU/) {
+        if ((f SUBSEP "ph") in med && (f SUBSEP "inc") in med && med[f SUBSEP "ph"] > 0 && med[f SUBSEP "inc"] > 0 && f !~ /errors|given up|established|generator|monitor|mode|smtp-source CPU/) {
           r = (better[f] == "low") ? med[f SUBSEP "inc"] / med[f SUBSEP "ph"] : med[f SUBSEP "ph"] / med[f SUBSEP "inc"]
           ratio = sprintf("%.2fx", r)
         }

@@ -19,8 +19,9 @@
  * streams (each stream sends about N / K). With --settle S the fleet is
  * held S seconds more after the last delivery, without any (a server
  * that parks idle sessions has them parked again by the end). Two push
- * latencies per
- * watched session and delivery (the first EXISTS only):
+ * latencies per watched session and delivery (the first EXISTS only;
+ * rounds_timed_out counts the rounds given up after 5 s: an EXISTS of
+ * such a round read later counts for its stream's next delivery):
  * - exists_ok: from the delivering client reading its tagged OK to the
  *   watcher reading "* n EXISTS" (what issue #8 asks). A server may push
  *   before the delivering client has its OK: such a push counts as 0 and
@@ -28,7 +29,7 @@
  * - exists (kept from before): from sending the APPEND to the EXISTS.
  *
  *   idle sessions=N established=M mode=idle|selected setup_s=.. errors=..
- *        gen_cpu_s=.. deliveries=.. streams=.. watched=..
+ *        gen_cpu_s=.. deliveries=.. streams=.. rounds_timed_out=.. watched=..
  *        exists_ok_n=.. exists_ok_p50_us=.. exists_ok_p99_us=.. exists_before_ok_n=..
  *        exists_n=.. exists_p50_us=.. exists_p99_us=..
  *
@@ -110,6 +111,7 @@ static guint n_before_ok;                /* EXISTS read before that OK */
 static guint n_watched;                  /* watched sessions ready, all streams */
 static guint n_deliveries;               /* rounds measured, all streams */
 static guint n_busy;                     /* rounds in flight, all streams */
+static guint n_timed_out;                /* rounds given up: an EXISTS missing after 5 s */
 static Stream *streams;                  /* --streams of them */
 /* the same, for the current --windows window */
 static BenchLatency *w_exists_latency, *w_exists_ok_latency;
@@ -528,6 +530,8 @@ main (int argc, char **argv)
             {
               c->append_busy = FALSE;
               n_busy--;
+              if (c->append_ok_us == 0 || st->round_seen < st->n_watched)
+                n_timed_out++;
               if (c->append_ok_us != 0)
                 {
                   n_deliveries++;
@@ -565,11 +569,11 @@ main (int argc, char **argv)
     pump (100);
 
   printf ("idle sessions=%d established=%u mode=%s setup_s=%.2f errors=%" G_GUINT64_FORMAT
-          " gen_cpu_s=%.2f deliveries=%u streams=%d watched=%u exists_ok_n=%u exists_ok_p50_us=%" G_GINT64_FORMAT
+          " gen_cpu_s=%.2f deliveries=%u streams=%d rounds_timed_out=%u watched=%u exists_ok_n=%u exists_ok_p50_us=%" G_GINT64_FORMAT
           " exists_ok_p99_us=%" G_GINT64_FORMAT " exists_before_ok_n=%u exists_n=%u exists_p50_us=%"
           G_GINT64_FORMAT " exists_p99_us=%" G_GINT64_FORMAT "\n",
           opt_sessions, n_ready, any_idle ? "idle" : "selected", (setup_end - t0) / 1e6, n_errors,
-          bench_self_cpu_seconds () - cpu0, n_deliveries, opt_streams, n_watched,
+          bench_self_cpu_seconds () - cpu0, n_deliveries, opt_streams, n_timed_out, n_watched,
           bench_latency_count (exists_ok_latency), bench_latency_percentile (exists_ok_latency, 50),
           bench_latency_percentile (exists_ok_latency, 99), n_before_ok,
           bench_latency_count (exists_latency),
