@@ -20,8 +20,10 @@
  * held S seconds more after the last delivery, without any (a server
  * that parks idle sessions has them parked again by the end). Two push
  * latencies per watched session and delivery (the first EXISTS only;
- * rounds_timed_out counts the rounds given up after 5 s: an EXISTS of
- * such a round read later counts for its stream's next delivery):
+ * rounds_timed_out counts the rounds given up after 5 s; the control
+ * session's SELECT gives the INBOX's message count, so an EXISTS counts
+ * for round r only if it reports at least that count + r: one of a
+ * round given up, read late, counts for none):
  * - exists_ok: from the delivering client reading its tagged OK to the
  *   watcher reading "* n EXISTS" (what issue #8 asks). A server may push
  *   before the delivering client has its OK: such a push counts as 0 and
@@ -84,6 +86,7 @@ typedef struct {
   gint64 append_sent_us; /* control: when the last APPEND was sent */
   gint64 append_ok_us;   /* control: when its tagged OK was read, 0 before */
   guint append_seq;      /* control: APPENDs sent; others: the last one seen */
+  guint64 selected_exists; /* the INBOX's EXISTS at SELECT */
   gboolean append_busy;
   gint64 exists_us;      /* watched: when the EXISTS of append_seq was read */
 } Session;
@@ -221,6 +224,8 @@ session_line (Session *s, const char *line)
         }
       break;
     case S_SELECT:
+      if (g_str_has_prefix (line, "* ") && g_str_has_suffix (line, " EXISTS"))
+        s->selected_exists = g_ascii_strtoull (line + 2, NULL, 10);
       if (tagged)
         {
           session_send (s, "a CAPABILITY\r\n");
@@ -277,7 +282,11 @@ session_line (Session *s, const char *line)
           g_ptr_array_set_size (st->round_early, 0);
         }
       else if (s->watched && s->stream->ready && s->stream->control.append_seq > s->append_seq &&
-               g_str_has_suffix (line, " EXISTS"))
+               g_str_has_prefix (line, "* ") && g_str_has_suffix (line, " EXISTS") &&
+               /* only the EXISTS of the round in flight: one of a round
+                * given up earlier, read late, counts for none */
+               g_ascii_strtoull (line + 2, NULL, 10)
+                 >= s->stream->control.selected_exists + s->stream->control.append_seq)
         {
           Session *c = &s->stream->control;
 
