@@ -254,11 +254,20 @@ service imap-hibernate {
   wait_port 22143; wait_port 22144
   IMAP_PH_PID=$ph; IMAP_DC_PID=$dc
   local t0; t0=$(date +%s)
-  "$BUILD/bench/imap-load" --port 22143 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-ph.txt"
-  "$BUILD/bench/imap-load" --port 22144 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-dc.txt"
+  # both servers at once: nothing is measured yet
+  local seed_ph seed_dc
+  "$BUILD/bench/imap-load" --port 22143 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-ph.txt" &
+  seed_ph=$!
+  "$BUILD/bench/imap-load" --port 22144 --clients "$IMAP_USERS" --seed "$seed_msgs" > "$W/imap-seed-dc.txt" &
+  seed_dc=$!
+  wait "$seed_ph" || { log "imap: seeding posthornd failed"; return 1; }
+  wait "$seed_dc" || { log "imap: seeding Dovecot failed"; return 1; }
   log "imap: warm-up"
-  "$BUILD/bench/imap-load" --port 22143 --clients 10 --seconds 3 > /dev/null
-  "$BUILD/bench/imap-load" --port 22144 --clients 10 --seconds 3 > /dev/null
+  "$BUILD/bench/imap-load" --port 22143 --clients 10 --seconds 3 > /dev/null &
+  seed_ph=$!
+  "$BUILD/bench/imap-load" --port 22144 --clients 10 --seconds 3 > /dev/null &
+  seed_dc=$!
+  wait "$seed_ph" && wait "$seed_dc" || { log "imap: the warm-up failed"; return 1; }
   phase_time "imap: seeding and warm-up (not measured)" "$t0"
 
   local r c side port pid f
