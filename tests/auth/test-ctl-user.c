@@ -79,8 +79,14 @@ ctl (const char *input, char **out, const char *first, ...)
                                G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, input != NULL ? input : "", NULL, &stdout_text,
-                                 &stderr_text, &error);
+  if (!g_subprocess_communicate_utf8 (process, input != NULL ? input : "", NULL, &stdout_text,
+                                      &stderr_text, &error)
+      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    {
+      /* It refused before reading its stdin: only the exit status counts. */
+      g_clear_error (&error);
+      g_subprocess_wait (process, NULL, &error);
+    }
   g_assert_no_error (error);
   if (stderr_text != NULL && *stderr_text != '\0')
     g_test_message ("posthornctl: %s", stderr_text);
@@ -380,6 +386,10 @@ test_terminal (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  /* posthornctl may exit before reading all of the stdin a case gives it
+   * (on a refused command); the write must fail with EPIPE, which
+   * GSubprocess ignores, not kill the test. */
+  signal (SIGPIPE, SIG_IGN);
   g_test_init (&argc, &argv, NULL);
 
   if (g_getenv ("POSTHORNCTL") == NULL)

@@ -626,8 +626,8 @@ const guint *posthorn_view_changes_get_expunged_seqs (const PosthornViewChanges 
 /* The removed UIDs, ascending (QRESYNC VANISHED). */
 const guint32 *posthorn_view_changes_get_expunged_uids (const PosthornViewChanges *changes,
                                                         guint *n);
-/* How many messages were added at the end (send EXISTS if > 0 or if
- * messages were expunged). */
+/* How many messages were added at the end (send EXISTS if > 0; each
+ * EXPUNGE already lowers the client's count, RFC 3501 7.4.1). */
 guint posthorn_view_changes_get_new_count (const PosthornViewChanges *changes);
 /* UIDs of messages already in the view whose flags, keywords or MODSEQ
  * changed, ascending (look their sequence numbers up after the sync). */
