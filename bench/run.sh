@@ -29,6 +29,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The revision measured, taken before the run redraws bench/imap-throughput.png
+REVISION=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null)
 BUILD=${BENCH_BUILD:-$ROOT/build-bench}
 SCALE=${BENCH_SCALE:-1}
 RUNS=${BENCH_RUNS:-3}
@@ -781,7 +783,7 @@ done
 plot_imap || true
 
 echo
-echo "# Posthorn $(cd "$ROOT" && git describe --always --dirty 2>/dev/null) vs $(dovecot --version 2>/dev/null | sed 's/^/Dovecot /') / Postfix $(postconf -d -h mail_version 2>/dev/null)"
+echo "# Posthorn $REVISION vs $(dovecot --version 2>/dev/null | sed 's/^/Dovecot /') / Postfix $(postconf -d -h mail_version 2>/dev/null)"
 echo "# $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, load average at start: $load_at_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# bench/run.sh ${LOADS[*]}: BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS, $(( $(date +%s) - started )) s"
 [ "${IDLE_MODE:-}" = selected ] && echo "# IDLE fleet: idle selected sessions, IDLE command not yet available in imap4"
