@@ -375,7 +375,7 @@ commit_batch (MaildirStore *store, GPtrArray *batch)
       AppendFolder *af = folders->pdata[j];
 
       af->usable = maildir_folder_lock (&af->folder, &error) &&
-                   maildir_folder_refresh (store, af->user, &af->folder, FALSE, &error);
+                   maildir_folder_refresh (store, af->user, &af->folder, MAILDIR_REFRESH_WRITE, &error);
       if (!af->usable)
         {
           for (guint c = 0; c < batch->len; c++)

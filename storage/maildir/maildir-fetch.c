@@ -90,7 +90,7 @@ read_target (MaildirStore *store, const char *user, const char *name, guint32 ui
   MaildirFolder f = { 0 };
   g_autoptr(GPtrArray) rows = NULL;
   gboolean ok = u != NULL && maildir_folder_lookup (u, name, uidvalidity, &f, error) &&
-                (!rescan || maildir_folder_refresh (store, u, &f, TRUE, error)) &&
+                (!rescan || maildir_folder_refresh (store, u, &f, MAILDIR_REFRESH_FORCE, error)) &&
                 (rows = maildir_messages_collect (u, &f, &uid, 1, FALSE, error)) != NULL;
   GBytes *info = NULL;
 

@@ -105,10 +105,13 @@ maildir_make (const char *dir, gboolean subfolder, GError **error)
 }
 
 /* What a stat says about a file or directory: mtime (ns), size, inode.
- * "-" for a missing file. */
+ * "-" for a missing file. *@recent: the mtime is less than a second
+ * older than the clock before the stat (or in the future), so another
+ * change after the stat may leave the same mtime. */
 char *
 maildir_stamp_of (const char *path, gboolean *recent)
 {
+  gint64 now = g_get_real_time ();
   struct stat st;
 
   if (recent != NULL)
@@ -117,12 +120,11 @@ maildir_stamp_of (const char *path, gboolean *recent)
     return g_strdup ("-");
   if (recent != NULL)
     {
-      gint64 now = g_get_real_time ();
       gint64 mtime = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000;
 
-      /* File times come from a coarse clock: another change within the
-       * same tick would leave the same mtime. Treat a fresh mtime as
-       * "scan again next time". */
+      /* File times come from the kernel's coarse clock (a tick of 1 to
+       * 10 ms) or are whole seconds: a change later in the same second
+       * may leave the same mtime. */
       *recent = now - mtime < G_USEC_PER_SEC;
     }
   return g_strdup_printf ("%lld.%09ld:%lld:%llu", (long long) st.st_mtim.tv_sec,

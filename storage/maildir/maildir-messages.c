@@ -67,8 +67,8 @@ maildir_store_flags (gpointer data, const char *user, const char *name, guint32 
   g_autoptr(GArray) kw = NULL;
   g_autoptr(GArray) next_kw = g_array_new (FALSE, FALSE, sizeof (guint32));
   gboolean keywords_added = FALSE, renamed = FALSE;
-  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, &u, &f, error) &&
-                maildir_folder_lock (&f, error) && maildir_folder_refresh (store, u, &f, FALSE, error) &&
+  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, MAILDIR_REFRESH_WRITE, &u, &f, error) &&
+                maildir_folder_lock (&f, error) && maildir_folder_refresh (store, u, &f, MAILDIR_REFRESH_WRITE, error) &&
                 maildir_db_begin (u, error);
   gboolean began = ok;
 
@@ -164,7 +164,7 @@ maildir_copy (gpointer data, const char *user, const char *name, guint32 uidvali
   g_autoptr(GPtrArray) unlink_after = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GString) lines = g_string_new (NULL);
   gboolean keywords_added = FALSE, same, began = FALSE;
-  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, &u, &src, error) &&
+  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, MAILDIR_REFRESH_WRITE, &u, &src, error) &&
                 maildir_folder_lookup (u, dest, 0, &dst_folder, error);
 
   same = ok && src.id == dst_folder.id;
@@ -176,8 +176,8 @@ maildir_copy (gpointer data, const char *user, const char *name, guint32 uidvali
       MaildirFolder *second = first == &src ? dst : &src;
 
       ok = maildir_folder_lock (first, error) && maildir_folder_lock (second, error) &&
-           maildir_folder_refresh (store, u, &src, FALSE, error) &&
-           (same || maildir_folder_refresh (store, u, dst, FALSE, error)) &&
+           maildir_folder_refresh (store, u, &src, MAILDIR_REFRESH_WRITE, error) &&
+           (same || maildir_folder_refresh (store, u, dst, MAILDIR_REFRESH_WRITE, error)) &&
            maildir_db_begin (u, error);
       began = ok;
     }
@@ -311,8 +311,8 @@ maildir_expunge (gpointer data, const char *user, const char *name, guint32 uidv
   MaildirFolder f = { 0 };
   g_autoptr(GPtrArray) rows = NULL;
   gboolean removed = FALSE;
-  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, &u, &f, error) &&
-                maildir_folder_lock (&f, error) && maildir_folder_refresh (store, u, &f, FALSE, error) &&
+  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, MAILDIR_REFRESH_WRITE, &u, &f, error) &&
+                maildir_folder_lock (&f, error) && maildir_folder_refresh (store, u, &f, MAILDIR_REFRESH_WRITE, error) &&
                 maildir_db_begin (u, error);
   gboolean began = ok;
 

@@ -301,12 +301,31 @@ gboolean maildir_snapshot_save (MaildirUser *u, const MaildirFolder *f, const St
                                 GError **error);
 
 /* maildir-sync.c: scanning; STATUS and sync (vtable entries) */
-gboolean maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
-                                 GError **error);
+/* What a refresh must see. A directory stamp taken too soon after the
+ * directory changed (maildir_stamp_of()'s @recent), or right after our
+ * own change, is recorded untrusted ('?' in front): another program's
+ * change in the same mtime tick would leave it as it is. */
+typedef enum {
+  /* Readers (STATUS, SELECT, the watch): cur/ is read again while its
+   * stamp is untrusted. */
+  MAILDIR_REFRESH_READ,
+  /* Writers under the folder lock (APPEND, STORE, COPY, EXPUNGE): cur/ is
+   * read only when it changed since its stamp, trusted or not, so that a
+   * stream of our own changes costs no scans; the untrusted stamp stays
+   * for the next reader. */
+  MAILDIR_REFRESH_WRITE,
+  /* Everything is read. */
+  MAILDIR_REFRESH_FORCE,
+} MaildirRefreshMode;
+
+gboolean maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f,
+                                 MaildirRefreshMode mode, GError **error);
+/* After this process changed cur/ itself: records its stamp untrusted. */
 void maildir_folder_note_own_change (MaildirFolder *f);
 char *maildir_locate_file (MaildirFolder *f, const char *base);
 gboolean maildir_folder_open (MaildirStore *store, const char *user, const char *name, guint32 uidvalidity,
-                              MaildirUser **out_user, MaildirFolder *f, GError **error);
+                              MaildirRefreshMode mode, MaildirUser **out_user, MaildirFolder *f,
+                              GError **error);
 gboolean maildir_status (gpointer data, const char *user, const char *name, PosthornMailboxStatus *out,
                          GError **error);
 gboolean maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvalidity,

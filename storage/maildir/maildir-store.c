@@ -103,7 +103,7 @@ maildir_store_rescan (MaildirStore *store, const char *user, const char *name)
   MaildirFolder f = { 0 };
 
   if (u != NULL && maildir_folder_lookup (u, name, 0, &f, &error))
-    maildir_folder_refresh (store, u, &f, FALSE, &error);
+    maildir_folder_refresh (store, u, &f, MAILDIR_REFRESH_READ, &error);
   if (error != NULL && !g_error_matches (error, POSTHORN_ERROR, POSTHORN_ERROR_NOT_FOUND))
     g_warning ("rescan of %s for %s: %s", name, user, error->message);
   maildir_folder_clear (&f);

@@ -148,18 +148,42 @@ entry_move_to_cur (MaildirFolder *f, DiskEntry *e, GError **error)
   return TRUE;
 }
 
+/* @stamp marked untrusted (see MaildirRefreshMode); takes it. */
+static char *
+stamp_untrusted (char *stamp)
+{
+  char *marked = g_strconcat ("?", stamp, NULL);
+
+  g_free (stamp);
+  return marked;
+}
+
+/* TRUE if a directory or file whose stamp is @now needs no scan against
+ * the @recorded one: equal and trusted, or equal to an untrusted one when
+ * @own_ok (a writer, see MAILDIR_REFRESH_WRITE). */
 static gboolean
-stamps_current (MaildirFolder *f, char **now)
+stamp_unchanged (const char *recorded, const char *now, gboolean own_ok)
+{
+  if (recorded == NULL)
+    return FALSE;
+  if (recorded[0] == '?')
+    return own_ok && strcmp (recorded + 1, now) == 0;
+  return strcmp (recorded, now) == 0;
+}
+
+static gboolean
+stamps_current (MaildirFolder *f, MaildirRefreshMode mode, char **now)
 {
   static const char *const names[] = { "cur", "new", MAILDIR_UIDLIST_NAME, MAILDIR_KEYWORDS_NAME };
-  gboolean same = TRUE;
+  gboolean same = mode != MAILDIR_REFRESH_FORCE;
 
   for (guint i = 0; i < 4; i++)
     {
       g_autofree char *path = maildir_folder_path (f, names[i], NULL);
 
       now[i] = maildir_stamp_of (path, NULL);
-      same = same && f->stamps[i] != NULL && strcmp (now[i], f->stamps[i]) == 0;
+      same = same && stamp_unchanged (f->stamps[i], now[i],
+                                      i == MAILDIR_STAMP_CUR && mode == MAILDIR_REFRESH_WRITE);
     }
   return same;
 }
@@ -188,7 +212,7 @@ uidlist_lacks_rows (MaildirUser *u, MaildirFolder *f, guint n_listed)
 }
 
 static gboolean
-refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
+refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, MaildirRefreshMode mode,
                 GError **error)
 {
   g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) posthorn_event_unref);
@@ -204,6 +228,7 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
   g_autofree char *cur_path = maildir_folder_path (f, "cur", NULL);
   g_autofree char *new_path = maildir_folder_path (f, "new", NULL);
   g_autofree char *cur_stamp = NULL, *new_stamp = NULL;
+  gboolean force = mode == MAILDIR_REFRESH_FORCE;
   gboolean cur_recent, new_recent, full, found;
   gboolean ok;
 
@@ -214,13 +239,14 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
     ok = maildir_not_found (error, f->name);
   if (!ok)
     return maildir_db_end (u, FALSE, NULL);
-  if (stamps_current (f, now) && !force)
+  if (stamps_current (f, mode, now))
     {
       stamps_free (now);
       return maildir_db_end (u, TRUE, error);
     }
 
-  full = force || strcmp (now[MAILDIR_STAMP_CUR], f->stamps[MAILDIR_STAMP_CUR]) != 0 ||
+  full = force ||
+         !stamp_unchanged (f->stamps[MAILDIR_STAMP_CUR], now[MAILDIR_STAMP_CUR], mode == MAILDIR_REFRESH_WRITE) ||
          strcmp (now[MAILDIR_STAMP_UIDLIST], f->stamps[MAILDIR_STAMP_UIDLIST]) != 0 ||
          strcmp (now[MAILDIR_STAMP_KEYWORDS], f->stamps[MAILDIR_STAMP_KEYWORDS]) != 0;
 
@@ -448,18 +474,16 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
   if (ok)
     {
       g_free (f->stamps[MAILDIR_STAMP_NEW]);
-      f->stamps[MAILDIR_STAMP_NEW] = new_recent ? g_strdup ("") : g_steal_pointer (&new_stamp);
+      f->stamps[MAILDIR_STAMP_NEW] = new_recent ? stamp_untrusted (g_steal_pointer (&new_stamp))
+                                                : g_steal_pointer (&new_stamp);
       if (full)
         {
           g_free (f->stamps[MAILDIR_STAMP_CUR]);
-          f->stamps[MAILDIR_STAMP_CUR] = cur_recent ? g_strdup ("") : g_steal_pointer (&cur_stamp);
+          f->stamps[MAILDIR_STAMP_CUR] = cur_recent ? stamp_untrusted (g_steal_pointer (&cur_stamp))
+                                                    : g_steal_pointer (&cur_stamp);
         }
-      else if (moved && *f->stamps[MAILDIR_STAMP_CUR] != '\0')
-        {
-          /* Only our own moves changed cur/. */
-          g_free (f->stamps[MAILDIR_STAMP_CUR]);
-          f->stamps[MAILDIR_STAMP_CUR] = maildir_stamp_of (cur_path, NULL);
-        }
+      else if (moved)
+        maildir_folder_note_own_change (f);
       {
         gboolean uidlist_changed = strcmp (now[MAILDIR_STAMP_UIDLIST], f->stamps[MAILDIR_STAMP_UIDLIST]) != 0;
 
@@ -500,7 +524,7 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean 
 /* Brings the index up to date with the folder when its stamps say that
  * something changed (or always with @force). */
 gboolean
-maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, gboolean force,
+maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, MaildirRefreshMode mode,
                         GError **error)
 {
   gboolean ok;
@@ -508,30 +532,32 @@ maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, g
   if (f->lock_path == NULL)
     {
       char *now[4] = { NULL };
-      gboolean same = stamps_current (f, now);
+      gboolean same = stamps_current (f, mode, now);
 
       stamps_free (now);
-      if (same && !force)
+      if (same)
         return TRUE;
       if (!maildir_folder_lock (f, error))
         return FALSE;
-      ok = refresh_locked (store, u, f, force, error);
+      ok = refresh_locked (store, u, f, mode, error);
       maildir_folder_unlock (f);
       return ok;
     }
-  return refresh_locked (store, u, f, force, error);
+  return refresh_locked (store, u, f, mode, error);
 }
 
-/* After this process changed cur/ itself (under the folder lock, right
- * after a refresh): remember its new stamp, so that our own changes do
- * not cost a scan. */
+/* Under the folder lock, right after a refresh and our own change of
+ * cur/: the new stamp is untrusted whatever its age. Another program's
+ * rename between the refresh's stat and ours, or in the tick of our last
+ * rename, left no trace in it; a writer's next refresh (the same stamp)
+ * still needs no scan, the next reader's does. */
 void
 maildir_folder_note_own_change (MaildirFolder *f)
 {
   g_autofree char *cur = maildir_folder_path (f, "cur", NULL);
 
   g_free (f->stamps[MAILDIR_STAMP_CUR]);
-  f->stamps[MAILDIR_STAMP_CUR] = maildir_stamp_of (cur, NULL);
+  f->stamps[MAILDIR_STAMP_CUR] = stamp_untrusted (maildir_stamp_of (cur, NULL));
 }
 
 /* Finds a message's file by its base when its recorded name is stale
@@ -577,7 +603,7 @@ clean_temp_maybe (MaildirStore *store, const MaildirFolder *f)
 /* Looks @name up and brings it up to date. */
 gboolean
 maildir_folder_open (MaildirStore *store, const char *user, const char *name, guint32 uidvalidity,
-                     MaildirUser **out_user, MaildirFolder *f, GError **error)
+                     MaildirRefreshMode mode, MaildirUser **out_user, MaildirFolder *f, GError **error)
 {
   MaildirUser *u = maildir_user_get (store, user, FALSE, error);
 
@@ -592,7 +618,7 @@ maildir_folder_open (MaildirStore *store, const char *user, const char *name, gu
     }
   *out_user = u;
   if (!maildir_folder_lookup (u, name, uidvalidity, f, error) ||
-      !maildir_folder_refresh (store, u, f, FALSE, error))
+      !maildir_folder_refresh (store, u, f, mode, error))
     return FALSE;
   if (uidvalidity != 0 && f->uidvalidity != uidvalidity)
     return maildir_not_found (error, name);
@@ -609,7 +635,7 @@ maildir_status (gpointer data, const char *user, const char *name, PosthornMailb
   MaildirUser *u = NULL;
   MaildirFolder f = { 0 };
   sqlite3_stmt *stmt;
-  gboolean ok = maildir_folder_open (store, user, name, 0, &u, &f, error);
+  gboolean ok = maildir_folder_open (store, user, name, 0, MAILDIR_REFRESH_READ, &u, &f, error);
 
   if (ok)
     ok = (stmt = maildir_db_stmt (u, "SELECT count(*), total (uid >= ?2), total ((flags & 1) = 0), "
@@ -649,7 +675,7 @@ maildir_sync (gpointer data, const char *user, const char *name, guint32 uidvali
   g_autoptr(GPtrArray) keywords = NULL;
   sqlite3_stmt *stmt;
   gboolean found, relaxed = FALSE;
-  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, &u, &f, error);
+  gboolean ok = maildir_folder_open (store, user, name, uidvalidity, MAILDIR_REFRESH_READ, &u, &f, error);
   int rc;
 
   if (ok && store->watch != NULL)

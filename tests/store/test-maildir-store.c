@@ -9,6 +9,7 @@
 #include "store-test-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1076,6 +1077,184 @@ test_status_matches_select (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (seen1, G_FILE_TEST_EXISTS));
 }
 
+/* ---- changes by others in the same mtime tick as ours ---- */
+
+static struct timespec
+mtime_of (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_mtim;
+}
+
+/* What another program's change in the same tick as ours looks like: the
+ * directory's mtime is what it was after our change. */
+static void
+mtime_set (const char *path, struct timespec mtime)
+{
+  struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, mtime };
+  struct timespec now;
+
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+  now = mtime_of (path);
+  g_assert_cmpint (now.tv_sec, ==, mtime.tv_sec);
+  g_assert_cmpint (now.tv_nsec, ==, mtime.tv_nsec);
+}
+
+static void
+store_flags (Fixture *f, guint32 uid, guint32 flags)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PosthornStoreChanges) changes = NULL;
+  GAsyncResult *res = NULL;
+
+  posthorn_store_store_flags_async (f->user, "INBOX", 0, &uid, 1, POSTHORN_FLAGS_ADD, flags, NULL,
+                                    0, NULL, store_test_result_cb, &res);
+  changes = store_test_changes_wait (&res, &error);
+  g_assert_no_error (error);
+}
+
+/* The stamp of INBOX's cur/ the index holds. */
+static char *
+recorded_cur_stamp (Fixture *f)
+{
+  g_autofree char *db_path = g_build_filename (f->root, "posthorn-index.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *stamp;
+
+  g_assert_cmpint (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT cur_stamp FROM folders WHERE name = 'INBOX'", -1,
+                                       &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  stamp = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return stamp;
+}
+
+/* Our STORE renames a file in cur/; a mail reader renames another in the
+ * same tick. The next sync reads cur/ again and sees both. */
+static void
+test_same_tick_after_store (Fixture *f, gconstpointer data)
+{
+  guint32 uid1, uid2;
+  g_autofree char *path1 = append_and_find (f, "one", 0, &uid1);
+  g_autofree char *path2 = append_and_find (f, "two", 0, &uid2);
+  g_autofree char *renamed = g_strconcat (path2, "F", NULL);
+  g_autofree char *cur = g_build_filename (f->root, "cur", NULL);
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  g_autoptr(PosthornViewChanges) changes = NULL;
+  struct timespec ours;
+
+  store_flags (f, uid1, POSTHORN_MESSAGE_SEEN);
+  ours = mtime_of (cur);
+  g_assert_cmpint (g_rename (path2, renamed), ==, 0);
+  mtime_set (cur, ours);
+  changes = sync_view (view);
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, posthorn_mailbox_view_lookup_uid (view, uid1)) &
+                    POSTHORN_MESSAGE_STORED_FLAGS, ==, POSTHORN_MESSAGE_SEEN);
+  g_assert_cmpuint (posthorn_mailbox_view_get_flags (view, posthorn_mailbox_view_lookup_uid (view, uid2)) &
+                    POSTHORN_MESSAGE_STORED_FLAGS, ==, POSTHORN_MESSAGE_FLAGGED);
+}
+
+/* Our APPEND renames into cur/; a mail reader deletes a file in the same
+ * tick. STATUS reads cur/ again. */
+static void
+test_same_tick_after_append (Fixture *f, gconstpointer data)
+{
+  guint32 uid1, uid2;
+  g_autofree char *path1 = append_and_find (f, "one", 0, &uid1);
+  g_autofree char *path2 = NULL;
+  g_autofree char *cur = g_build_filename (f->root, "cur", NULL);
+  struct timespec ours;
+
+  assert_status (f, 1, 1, 1);
+  path2 = append_and_find (f, "two", POSTHORN_MESSAGE_SEEN, &uid2);
+  ours = mtime_of (cur);
+  g_assert_cmpint (g_unlink (path1), ==, 0);
+  mtime_set (cur, ours);
+  assert_status (f, 1, 0, 1);
+}
+
+/* A file dropped into new/ in the same tick as our move of another one
+ * out of it. */
+static void
+test_same_tick_new (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  g_autoptr(PosthornViewChanges) c1 = NULL;
+  g_autoptr(PosthornViewChanges) c2 = NULL;
+  g_autofree char *new_dir = g_build_filename (f->root, "new", NULL);
+  struct timespec ours;
+
+  drop_into_new (f, "1700000010.P1Q1.otherhost", "Subject: a\n\none\n");
+  c1 = sync_view (view);
+  g_assert_cmpuint (posthorn_view_changes_get_new_count (c1), ==, 1);
+  ours = mtime_of (new_dir);
+  drop_into_new (f, "1700000010.P1Q2.otherhost", "Subject: b\n\ntwo\n");
+  mtime_set (new_dir, ours);
+  c2 = sync_view (view);
+  g_assert_cmpuint (posthorn_view_changes_get_new_count (c2), ==, 1);
+  g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 2);
+}
+
+/* Dovecot rewrites dovecot-uidlist (a new file renamed into place) right
+ * after our append to it: the inode tells, whatever the mtime. */
+static void
+test_same_tick_uidlist (Fixture *f, gconstpointer data)
+{
+  guint32 uid;
+  g_autofree char *path = append_and_find (f, "one", 0, &uid);
+  g_autofree char *uidlist = g_build_filename (f->root, "dovecot-uidlist", NULL);
+  g_autofree char *tmp = g_build_filename (f->root, "dovecot-uidlist.tmp", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  PosthornMailboxStatus st = mailbox_status (f, "INBOX");
+  struct timespec ours;
+  char *v;
+
+  g_assert_true (g_file_get_contents (uidlist, &text, NULL, &error));
+  ours = mtime_of (uidlist);
+  /* Same length, another UIDVALIDITY (the last digit changed). */
+  v = strchr (text, ' ');
+  g_assert_nonnull (v);
+  v = strchr (v + 1, ' ');
+  g_assert_nonnull (v);
+  v[-1] = v[-1] == '9' ? '8' : v[-1] + 1;
+  g_assert_true (g_file_set_contents (tmp, text, -1, &error));
+  g_assert_cmpint (g_rename (tmp, uidlist), ==, 0);
+  mtime_set (uidlist, ours);
+  {
+    PosthornMailboxStatus after = mailbox_status (f, "INBOX");
+
+    g_assert_cmpuint (after.uidvalidity, !=, st.uidvalidity);
+    g_assert_cmpuint (after.messages, ==, 1);
+  }
+}
+
+/* After our own change cur/'s stamp is not trusted; a sync once the clock
+ * has left the stamp's second trusts it again (the fast path). */
+static void
+test_stamp_trusted_once_aged (Fixture *f, gconstpointer data)
+{
+  guint32 uid;
+  g_autofree char *path = append_and_find (f, "one", 0, &uid);
+  g_autoptr(PosthornMailboxView) view = open_view (f, "INBOX");
+  g_autoptr(PosthornViewChanges) changes = NULL;
+  g_autofree char *stamp = NULL;
+
+  store_flags (f, uid, POSTHORN_MESSAGE_SEEN);
+  stamp = recorded_cur_stamp (f);
+  g_assert_true (stamp[0] == '?');
+  g_usleep (1100 * 1000);
+  changes = sync_view (view);
+  g_clear_pointer (&stamp, g_free);
+  stamp = recorded_cur_stamp (f);
+  g_assert_true (stamp[0] != '?' && stamp[0] != '\0');
+}
+
 /* ---- what crashed writers leave behind ---- */
 
 static pid_t
@@ -1197,6 +1376,11 @@ main (int argc, char **argv)
   ADD ("/maildir/snapshot/stale-after-crash", test_snapshot_stale_after_crash);
   ADD ("/maildir/status/matches-select-after-removal-and-expunge", test_status_matches_select);
   ADD ("/maildir/tmp/leftovers-removed-on-open", test_leftovers_removed);
+  ADD ("/maildir/same-tick/external-rename-after-store", test_same_tick_after_store);
+  ADD ("/maildir/same-tick/external-removal-after-append", test_same_tick_after_append);
+  ADD ("/maildir/same-tick/external-file-in-new", test_same_tick_new);
+  ADD ("/maildir/same-tick/uidlist-rewritten", test_same_tick_uidlist);
+  ADD ("/maildir/same-tick/stamp-trusted-once-aged", test_stamp_trusted_once_aged);
   g_test_add ("/maildir/dovecot/fixture-keeps-uids-flags-keywords", Fixture, "no-user",
               fixture_set_up, test_dovecot_fixture, fixture_tear_down);
 #undef ADD
