@@ -12,7 +12,10 @@
  * (a second posthornd, Dovecot) are kept apart per folder by Dovecot's
  * dotlock, dovecot-uidlist.lock. A folder is scanned (readdir of new/ and
  * cur/) only when the mtime of one of them, or the stamp of a control
- * file, differs from what the last scan recorded.
+ * file, differs from what the last scan recorded, or (for readers) when
+ * the recorded stamp of cur/ or new/ is too recent, or taken after our
+ * own change, to rule out another program's change in the same mtime
+ * tick (MaildirRefreshMode).
  *
  * The files: maildir-files.c (helpers, the dotlock, Dovecot's control
  * files, message files), maildir-index.c (the index database, keyword

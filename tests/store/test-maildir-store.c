@@ -280,6 +280,14 @@ test_cur_non_maildir_file (Fixture *f, gconstpointer data)
 
       g_file_set_contents (readme, "not mail", -1, &error);
       g_assert_no_error (error);
+      /* Maildir names, but a symbolic link and a directory. */
+      {
+        g_autofree char *link = g_build_filename (f->root, "cur", "1700000005.P5Q1.host:2,", NULL);
+        g_autofree char *sub = g_build_filename (f->root, "cur", "1700000006.P6Q1.host:2,", NULL);
+
+        g_assert_cmpint (symlink (readme, link), ==, 0);
+        g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
+      }
       view = open_view (f, "INBOX");
       g_assert_cmpuint (posthorn_mailbox_view_get_count (view), ==, 1);
       /* Warned about once, not at every scan. */
@@ -298,6 +306,8 @@ test_cur_non_maildir_file (Fixture *f, gconstpointer data)
   g_test_trap_assert_passed ();
   g_test_trap_assert_stderr ("*WARNING storage-maildir: ignoring */cur/README: not a Maildir message file*");
   g_test_trap_assert_stderr_unmatched ("*cur/README*cur/README*");
+  g_test_trap_assert_stderr ("*ignoring */cur/1700000005.P5Q1.host:2,: not a Maildir message file*");
+  g_test_trap_assert_stderr ("*ignoring */cur/1700000006.P6Q1.host:2,: not a Maildir message file*");
 }
 
 /* ---- two processes ---- */
