@@ -494,7 +494,7 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, MaildirRe
           f->stamps[MAILDIR_STAMP_CUR] = cur_recent ? stamp_untrusted (g_steal_pointer (&cur_stamp))
                                                     : g_steal_pointer (&cur_stamp);
         }
-      else if (moved)
+      if (moved)
         maildir_folder_note_own_change (f);
       {
         gboolean uidlist_changed = strcmp (now[MAILDIR_STAMP_UIDLIST], f->stamps[MAILDIR_STAMP_UIDLIST]) != 0;
