@@ -434,7 +434,7 @@ commit_batch (MaildirStore *store, GPtrArray *batch)
            (!af->keywords_added || maildir_keywords_write (af->user, &af->folder, &error));
       if (ok)
         {
-          maildir_folder_note_own_change (&af->folder);
+          maildir_folder_note_own_change (store, &af->folder);
           ok = maildir_folder_save (af->user, &af->folder, &error);
         }
     }

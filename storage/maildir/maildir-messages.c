@@ -113,7 +113,7 @@ maildir_store_flags (gpointer data, const char *user, const char *name, guint32 
       g_autofree char *cur = maildir_folder_path (&f, "cur", NULL);
 
       ok = maildir_fsync_path (cur, error);
-      maildir_folder_note_own_change (&f);
+      maildir_folder_note_own_change (store, &f);
     }
   if (ok && keywords_added)
     ok = maildir_keywords_write (u, &f, error);
@@ -283,9 +283,9 @@ maildir_copy (gpointer data, const char *user, const char *name, guint32 uidvali
     }
   if (ok)
     {
-      maildir_folder_note_own_change (&src);
+      maildir_folder_note_own_change (store, &src);
       if (!same)
-        maildir_folder_note_own_change (dst);
+        maildir_folder_note_own_change (store, dst);
       ok = maildir_folder_save (u, &src, error) && (same || maildir_folder_save (u, dst, error));
     }
   if (began)
@@ -348,7 +348,7 @@ maildir_expunge (gpointer data, const char *user, const char *name, guint32 uidv
       g_autofree char *cur = maildir_folder_path (&f, "cur", NULL);
 
       ok = maildir_fsync_path (cur, error);
-      maildir_folder_note_own_change (&f);
+      maildir_folder_note_own_change (store, &f);
     }
   if (ok)
     ok = maildir_folder_save (u, &f, error);

@@ -16,6 +16,7 @@ maildir_plugin_init (PosthornPlugin *plugin, GError **error)
   g_autoptr(GError) check = NULL;
   g_autofree char *probe = NULL;
   guint64 snapshot_min, snapshot_delta, tmp_max_age;
+  gboolean trust_cur_stamps;
   MaildirStore *store;
 
   if (!posthorn_config_get_string (plugin, "path", default_path, &pattern, error) ||
@@ -24,7 +25,8 @@ maildir_plugin_init (PosthornPlugin *plugin, GError **error)
       !posthorn_config_get_uint64 (plugin, "snapshot_max_delta", 512, 0, G_MAXUINT32, FALSE,
                                    &snapshot_delta, error) ||
       !posthorn_config_get_uint64 (plugin, "tmp_max_age", MAILDIR_TMP_MAX_AGE, 1, G_MAXUINT32, FALSE,
-                                   &tmp_max_age, error))
+                                   &tmp_max_age, error) ||
+      !posthorn_config_get_boolean (plugin, "trust_cur_stamps", FALSE, &trust_cur_stamps, error))
     return FALSE;
   if (!g_path_is_absolute (pattern) ||
       (strstr (pattern, "%n") == NULL && strstr (pattern, "%u") == NULL))
@@ -50,6 +52,7 @@ maildir_plugin_init (PosthornPlugin *plugin, GError **error)
   store->snapshot_min_messages = (guint) snapshot_min;
   store->snapshot_max_delta = (guint) snapshot_delta;
   store->tmp_max_age = (gint64) tmp_max_age;
+  store->trust_cur_stamps = trust_cur_stamps;
   posthorn_plugin_set_data (plugin, store, (GDestroyNotify) maildir_store_free);
   if (!posthorn_store_register (plugin, &maildir_store_vtable, store, error))
     return FALSE;

@@ -134,6 +134,11 @@ struct _MaildirStore {
    * folder. temp_cleaned: folder directory -> monotonic time (gint64 *)
    * of its last cleanup. */
   gint64 tmp_max_age;
+  /* [storage-maildir] trust_cur_stamps: no other program changes files in
+   * cur/ (others may still deliver into new/), so a stamp of cur/ is
+   * trusted as taken, also right after our own change: no rescan of cur/
+   * by the next reader (Dovecot's maildir_very_dirty_syncs). */
+  gboolean trust_cur_stamps;
   GHashTable *temp_cleaned;
   /* Group commit of appends (maildir-append.c): calls wait in
    * commit_queue; one thread at a time commits all that wait. */
@@ -320,8 +325,9 @@ typedef enum {
 
 gboolean maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f,
                                  MaildirRefreshMode mode, GError **error);
-/* After this process changed cur/ itself: records its stamp untrusted. */
-void maildir_folder_note_own_change (MaildirFolder *f);
+/* After this process changed cur/ itself: records its stamp, untrusted
+ * unless trust_cur_stamps. */
+void maildir_folder_note_own_change (const MaildirStore *store, MaildirFolder *f);
 char *maildir_locate_file (MaildirFolder *f, const char *base);
 gboolean maildir_folder_open (MaildirStore *store, const char *user, const char *name, guint32 uidvalidity,
                               MaildirRefreshMode mode, MaildirUser **out_user, MaildirFolder *f,

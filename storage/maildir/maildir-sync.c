@@ -491,11 +491,11 @@ refresh_locked (MaildirStore *store, MaildirUser *u, MaildirFolder *f, MaildirRe
       if (full)
         {
           g_free (f->stamps[MAILDIR_STAMP_CUR]);
-          f->stamps[MAILDIR_STAMP_CUR] = cur_recent ? stamp_untrusted (g_steal_pointer (&cur_stamp))
+          f->stamps[MAILDIR_STAMP_CUR] = cur_recent && !store->trust_cur_stamps ? stamp_untrusted (g_steal_pointer (&cur_stamp))
                                                     : g_steal_pointer (&cur_stamp);
         }
       if (moved)
-        maildir_folder_note_own_change (f);
+        maildir_folder_note_own_change (store, f);
       {
         gboolean uidlist_changed = strcmp (now[MAILDIR_STAMP_UIDLIST], f->stamps[MAILDIR_STAMP_UIDLIST]) != 0;
 
@@ -564,12 +564,13 @@ maildir_folder_refresh (MaildirStore *store, MaildirUser *u, MaildirFolder *f, M
  * rename, left no trace in it; a writer's next refresh (the same stamp)
  * still needs no scan, the next reader's does. */
 void
-maildir_folder_note_own_change (MaildirFolder *f)
+maildir_folder_note_own_change (const MaildirStore *store, MaildirFolder *f)
 {
   g_autofree char *cur = maildir_folder_path (f, "cur", NULL);
+  char *stamp = maildir_stamp_of (cur, NULL);
 
   g_free (f->stamps[MAILDIR_STAMP_CUR]);
-  f->stamps[MAILDIR_STAMP_CUR] = stamp_untrusted (maildir_stamp_of (cur, NULL));
+  f->stamps[MAILDIR_STAMP_CUR] = store->trust_cur_stamps ? stamp : stamp_untrusted (stamp);
 }
 
 /* Finds a message's file by its base when its recorded name is stale

@@ -1265,6 +1265,27 @@ test_stamp_trusted_once_aged (Fixture *f, gconstpointer data)
   g_assert_true (stamp[0] != '?' && stamp[0] != '\0');
 }
 
+/* With [storage-maildir] trust_cur_stamps (posthornd the only program
+ * changing cur/), the stamp after our own change is trusted as taken:
+ * the next reader does not scan cur/ again. */
+static void
+test_stamp_trusted_when_configured (Fixture *f, gconstpointer data)
+{
+  guint32 uid;
+  g_autofree char *path = NULL;
+  g_autofree char *stamp = NULL;
+
+  g_clear_pointer (&f->user, posthorn_store_user_unref);
+  store_test_unload ();
+  store_test_add_setting ("storage-maildir.trust_cur_stamps=true");
+  store_test_load (f->dir);
+  f->user = store_test_open_user (USER);
+  path = append_and_find (f, "one", 0, &uid);
+  store_flags (f, uid, POSTHORN_MESSAGE_SEEN);
+  stamp = recorded_cur_stamp (f);
+  g_assert_true (stamp[0] != '?' && stamp[0] != '\0');
+}
+
 /* ---- what crashed writers leave behind ---- */
 
 static pid_t
@@ -1391,6 +1412,7 @@ main (int argc, char **argv)
   ADD ("/maildir/same-tick/external-file-in-new", test_same_tick_new);
   ADD ("/maildir/same-tick/uidlist-rewritten", test_same_tick_uidlist);
   ADD ("/maildir/same-tick/stamp-trusted-once-aged", test_stamp_trusted_once_aged);
+  ADD ("/maildir/same-tick/stamp-trusted-when-configured", test_stamp_trusted_when_configured);
   g_test_add ("/maildir/dovecot/fixture-keeps-uids-flags-keywords", Fixture, "no-user",
               fixture_set_up, test_dovecot_fixture, fixture_tear_down);
 #undef ADD
