@@ -3,10 +3,9 @@
  * client: plain and over TLS, a large compressible APPEND and FETCH
  * (the inflated input far larger than one read), IDLE updates through
  * the deflate stream, COMPRESSIONACTIVE, the refusals, corrupt input. */
-#include "imap-test-client.h"
+#include "imap-test-zlib.h"
 
 #include <sqlite3.h>
-#include <zlib.h>
 
 typedef struct {
   PhTestServer *server;
@@ -22,120 +21,6 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->server, ph_test_server_free);
-}
-
-/* A client speaking through deflate/inflate after COMPRESS DEFLATE. */
-typedef struct {
-  PhTestClient *client;
-  z_stream def;
-  z_stream inf;
-  GByteArray *in;     /* inflated, not yet consumed */
-} ZClient;
-
-static void
-zclient_start (ZClient *z, PhTestClient *client)
-{
-  memset (z, 0, sizeof *z);
-  z->client = client;
-  g_assert_cmpint (deflateInit2 (&z->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-                                 Z_DEFAULT_STRATEGY), ==, Z_OK);
-  g_assert_cmpint (inflateInit2 (&z->inf, -15), ==, Z_OK);
-  z->in = g_byte_array_new ();
-}
-
-static void
-zclient_stop (ZClient *z)
-{
-  deflateEnd (&z->def);
-  inflateEnd (&z->inf);
-  g_byte_array_unref (z->in);
-}
-
-static void
-zsend (ZClient *z, const void *data, gsize length)
-{
-  guint8 buf[4096];
-
-  z->def.next_in = (Bytef *) data;
-  z->def.avail_in = (uInt) length;
-  do
-    {
-      z->def.next_out = buf;
-      z->def.avail_out = sizeof buf;
-      g_assert_cmpint (deflate (&z->def, Z_SYNC_FLUSH), !=, Z_STREAM_ERROR);
-      g_assert_true (ph_test_client_send (z->client, buf, (gssize) (sizeof buf - z->def.avail_out)));
-    }
-  while (z->def.avail_out == 0);
-}
-
-static void
-zsend_line (ZClient *z, const char *line)
-{
-  g_autofree char *text = g_strconcat (line, "\r\n", NULL);
-
-  zsend (z, text, strlen (text));
-}
-
-/* Reads compressed bytes until @need inflated bytes are buffered. */
-static void
-zfill (ZClient *z, gsize need)
-{
-  while (z->in->len < need)
-    {
-      g_autoptr(GBytes) raw = ph_test_client_read_exact (z->client, 1);
-      guint8 buf[65536];
-      gsize size;
-
-      g_assert_nonnull (raw);
-      z->inf.next_in = (Bytef *) g_bytes_get_data (raw, &size);
-      z->inf.avail_in = (uInt) size;
-      do
-        {
-          z->inf.next_out = buf;
-          z->inf.avail_out = sizeof buf;
-          g_assert_cmpint (inflate (&z->inf, Z_NO_FLUSH), >=, Z_OK);
-          g_byte_array_append (z->in, buf, (guint) (sizeof buf - z->inf.avail_out));
-        }
-      while (z->inf.avail_out == 0);
-    }
-}
-
-static char *
-zread_line (ZClient *z)
-{
-  for (;;)
-    {
-      for (guint k = 0; k + 1 < z->in->len; k++)
-        if (z->in->data[k] == '\r' && z->in->data[k + 1] == '\n')
-          {
-            char *line = g_strndup ((const char *) z->in->data, k);
-            g_byte_array_remove_range (z->in, 0, k + 2);
-            return line;
-          }
-      zfill (z, z->in->len + 1);
-    }
-}
-
-static void
-zexpect (ZClient *z, const char *expected)
-{
-  g_autofree char *line = zread_line (z);
-
-  g_assert_cmpstr (line, ==, expected);
-}
-
-/* Skips untagged lines up to the one starting with @prefix. */
-static char *
-zexpect_prefix (ZClient *z, const char *prefix)
-{
-  for (;;)
-    {
-      char *line = zread_line (z);
-      if (g_str_has_prefix (line, prefix))
-        return line;
-      g_assert_true (line[0] == '*');
-      g_free (line);
-    }
 }
 
 static PhTestClient *
